@@ -1,0 +1,1 @@
+"""Thin command-line layer: each subcommand parses arguments and calls one library function."""
