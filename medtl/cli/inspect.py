@@ -1,0 +1,34 @@
+"""``medtl inspect PATH [--json]``: list every scan under PATH with its geometry or its error.
+
+Exit 0 when every scan was read, 1 when any failed, 2 when PATH does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("inspect", help="list the scans under a file or folder and check they read",
+                            description=__doc__)
+    parser.add_argument("path", help="a scan file, a DICOM series folder or any folder (searched recursively)")
+    parser.add_argument("--json", action="store_true", help="print one JSON list, one object per scan")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtl.data.inspect import format_table, inspect_path
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"medtl inspect: error: {path}: no such file or folder", file=sys.stderr)
+        return 2
+    records = inspect_path(path)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:
+        print(format_table(records))
+    return 1 if any(r["error"] is not None for r in records) else 0

@@ -1,0 +1,76 @@
+"""``medtl train``: train a model (scratch / linear-probe / finetune) into a model directory."""
+
+from __future__ import annotations
+
+import argparse
+
+# flag attribute -> config key (flags given on the command line override --config and --set)
+FLAG_KEYS = {
+    "data": "data.path",
+    "task": "task",
+    "encoder": "model.encoder",
+    "weights": "model.weights",
+    "weights_dir": "model.weights_dir",
+    "strategy": "strategy",
+    "out": "out",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "image_size": "preprocess.image_size",
+    "seed": "seed",
+    "init_from": "init_from",
+    "device": "device",
+}
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a model and write a model directory",
+                       description="Train a classification or segmentation model with a transfer-learning "
+                                   "strategy. Defaults: configs/default.yaml; precedence: defaults < --config "
+                                   "< --set < flags.")
+    p.add_argument("--data", metavar="MANIFEST.csv|FILE.npz", help="training data (manifest CSV or MedMNIST npz)")
+    p.add_argument("--task", choices=("classification", "segmentation"))
+    p.add_argument("--encoder", help="encoder name (medtl weights --list)")
+    p.add_argument("--weights", metavar="imagenet|medicalnet|none|PATH", help="initial encoder weights")
+    p.add_argument("--weights-dir", help="folder holding pretrained weight files")
+    p.add_argument("--strategy", choices=("scratch", "linear-probe", "finetune"))
+    p.add_argument("--out", metavar="RUN_DIR", help="output model directory")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--image-size", type=int, metavar="N", help="N x N (2D) or N x N x N (3D)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--config", metavar="FILE.yaml", help="config file (keys as in configs/default.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one config key, e.g. --set optim.lr=1e-4 (repeatable)")
+    p.add_argument("--resume", action="store_true", default=None, help="continue RUN_DIR from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", default=None, help="plain log lines, no progress bars")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from an earlier run's weights")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    return p
+
+
+def build_config(args):
+    from medtl.train.config import load_config
+
+    overrides = list(args.overrides)
+    for attr, key in FLAG_KEYS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides.append((key, value))
+    for attr in ("resume", "quiet"):
+        if getattr(args, attr, None):
+            overrides.append((attr, True))
+    return load_config(args.config, overrides)
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from medtl.train import train
+
+    cfg = build_config(args)
+    result = train(cfg)
+    summary = {"run_dir": str(result.run_dir), "val": result.metrics.get("val"), "test": result.metrics.get("test"),
+               "wall_time_s": result.metrics.get("wall_time_s")}
+    print(json.dumps(summary, indent=None if cfg.quiet else 2), file=sys.stdout)
+    return 0

@@ -1,0 +1,91 @@
+"""Turn one case's prediction into its files, then its result record (written last)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medtl.fileio import confined
+from medtl.infer import outputs as out_files
+from medtl.infer.geometry import cam_to_preview, mask_to_preview, probabilities_to_mask
+from medtl.infer.resume import CaseResult, write_result
+
+
+@dataclass
+class CaseWriter:
+    out_dir: str
+    loaded: object  # medtl.models.LoadedModel
+    formats: tuple[str, ...]
+    keep_patient_ids: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.model_id
+
+    def failed(self, case, code: str, message: str, digest: str | None = None) -> CaseResult:
+        result = CaseResult(case.case_id, case.source, case.root, "failed", self.model_id, digest,
+                            error={"code": code, "message": message})
+        write_result(self.out_dir, result)
+        return result
+
+    def finish(self, case, item, pred) -> CaseResult:
+        try:
+            return self._finish(case, item, pred)
+        except Exception as exc:  # a failed write is a failed case, not a failed run
+            code = getattr(exc, "code", "write_failed")
+            return self.failed(case, code, f"{type(exc).__name__}: {exc}", item.input_sha256)
+
+    def _finish(self, case, item, pred) -> CaseResult:
+        loaded, cid = self.loaded, case.case_id
+        geom = item.geometry
+        image, p_spacing, p_affine = item.preview
+        p_shape = image.shape[: len(p_spacing)]
+        outputs: list[str] = []
+        info = {"case_id": cid, "source": case.source, "modality": item.meta.get("modality"),
+                "shape": list(geom["shape"]), "spacing": [float(s) for s in geom["spacing"]], "task": loaded.task,
+                "probabilities": None, "predicted_label": None, "confidence": None, "uncertainty": None,
+                "volumes_ml": None, "warnings": []}
+        preview = {"image": image, "spacing": p_spacing, "affine": p_affine}
+        if loaded.task == "classification":
+            row = out_files.classification_row(pred.probs.numpy(), loaded.label_names, threshold=loaded.threshold,
+                                               multilabel=loaded.multilabel, disagreement=pred.disagreement)
+            info.update(probabilities={n: row[f"prob_{n}"] for n in loaded.label_names},
+                        predicted_label=row["predicted_label"], confidence=row["confidence"],
+                        uncertainty=row["uncertainty"])
+            if "tta_disagreement" in row:
+                info["tta_disagreement"] = row["tta_disagreement"]
+            if pred.cam is not None:
+                preview["cam"] = cam_to_preview(pred.cam, item.x_affine, p_affine, p_shape)
+        else:
+            row, mask = self._segmentation(case, item, pred, outputs, info)
+            preview["mask"] = mask_to_preview(mask, geom["affine"], p_affine, p_shape)
+        out_files.write_preview(confined(self.out_dir, f"cases/{cid}/preview.npz"), **preview)
+        out_files.write_case_json(confined(self.out_dir, f"cases/{cid}/case.json"), info)
+        outputs += [f"cases/{cid}/preview.npz", f"cases/{cid}/case.json"]
+        result = CaseResult(cid, case.source, case.root, "ok", self.model_id, item.input_sha256, row, outputs)
+        write_result(self.out_dir, result)
+        return result
+
+    def _segmentation(self, case, item, pred, outputs: list[str], info: dict) -> tuple[dict, np.ndarray]:
+        loaded, cid, geom = self.loaded, case.case_id, item.geometry
+        shape = tuple(geom["shape"])
+        squeezed = len(shape) == pred.probs.ndim  # 2D model on a one-slice 3D scan
+        mask = probabilities_to_mask(pred.probs, item.x_affine, geom["affine"], shape[:2] if squeezed else shape)
+        full = mask[..., None] if squeezed else mask
+        row = out_files.measure_labels(mask, tuple(geom["spacing"])[: mask.ndim], loaded.label_names)
+        key = "volumes_ml" if mask.ndim == 3 else "areas_mm2"
+        info[key] = {k.split("_", 2)[2]: v for k, v in row.items()}
+        if "nifti" in self.formats:
+            out_files.write_mask_nifti(confined(self.out_dir, f"masks/{cid}.nii.gz"), full, geom["affine"])
+            outputs.append(f"masks/{cid}.nii.gz")
+        if "dicom-seg" in self.formats and item.meta.get("format") == "dicom" and case.files:
+            from medtl.infer.dicom_seg import write_dicom_seg
+
+            try:
+                write_dicom_seg(confined(self.out_dir, f"seg/{cid}.dcm"), full, geom["affine"], case.files,
+                                loaded.label_names, keep_patient_ids=self.keep_patient_ids, model_id=self.model_id)
+                outputs.append(f"seg/{cid}.dcm")
+            except Exception as exc:  # the mask and volumes stay valid; say why there is no SEG
+                info["warnings"].append(f"no DICOM SEG: {exc}")
+        return row, mask

@@ -1,0 +1,110 @@
+"""What a scored case turns into: a predictions.csv row, a NIfTI mask, review artefacts.
+
+All writers are atomic (medtl.fileio). Numbers in the CSV are rounded to 6 decimals so a resumed
+run and an uninterrupted run give byte-identical rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from medtl.fileio import atomic_write, atomic_write_bytes, atomic_write_json
+
+DIGITS = 6
+
+
+def normalised_entropy(p: np.ndarray, *, multilabel: bool = False) -> float:
+    """Predictive entropy scaled to 0..1 (0 = certain, 1 = uniform)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0)
+    if multilabel:  # mean binary entropy over labels
+        q = np.clip(1.0 - p, 1e-12, 1.0)
+        return float(np.mean(-(p * np.log(p) + q * np.log(q))) / math.log(2))
+    if p.size < 2:
+        return 0.0
+    return float(-(p * np.log(p)).sum() / math.log(p.size))
+
+
+def classification_row(probs: np.ndarray, label_names: list[str], *, threshold: float, multilabel: bool,
+                       disagreement: float | None = None) -> dict:
+    """prob_<label>..., predicted_label, confidence, uncertainty (and tta_disagreement)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    row = {f"prob_{name}": round(float(p), DIGITS) for name, p in zip(label_names, probs)}
+    if multilabel:
+        chosen = [n for n, p in zip(label_names, probs) if p >= threshold]
+        row["predicted_label"] = ";".join(chosen)
+        row["confidence"] = round(float(np.mean(np.where(probs >= threshold, probs, 1 - probs))), DIGITS)
+    else:
+        if len(label_names) == 2:  # binary: the model card's operating threshold
+            index = 1 if probs[1] >= threshold else 0
+        else:
+            index = int(np.argmax(probs))
+        row["predicted_label"] = label_names[index]
+        row["confidence"] = round(float(probs[index]), DIGITS)
+    row["uncertainty"] = round(normalised_entropy(probs, multilabel=multilabel), DIGITS)
+    if disagreement is not None:
+        row["tta_disagreement"] = round(float(disagreement), DIGITS)
+    return row
+
+
+def measure_labels(mask: np.ndarray, spacing: tuple[float, ...], label_names: list[str]) -> dict:
+    """Per-label volume in mL (3D) or area in mm^2 (2D), background excluded."""
+    unit = float(np.prod(spacing))
+    counts = np.bincount(mask.ravel().astype(np.int64), minlength=len(label_names))
+    key = "volume_ml" if mask.ndim == 3 else "area_mm2"
+    scale = unit / 1000.0 if mask.ndim == 3 else unit
+    return {f"{key}_{name}": round(float(counts[i]) * scale, DIGITS)
+            for i, name in enumerate(label_names) if i > 0}
+
+
+def prediction_header(task: str, label_names: list[str], *, spatial_dims: int, tta: bool,
+                      multilabel: bool = False) -> list[str]:
+    head = ["case_id", "source"]
+    if task == "classification":
+        head += [f"prob_{n}" for n in label_names] + ["predicted_label", "confidence", "uncertainty"]
+        if tta:
+            head.append("tta_disagreement")
+    else:
+        key = "volume_ml" if spatial_dims == 3 else "area_mm2"
+        head += [f"{key}_{n}" for n in label_names[1:]]
+    return head + ["status"]
+
+
+def write_predictions_csv(path: str | Path, header: list[str], rows: list[dict]) -> None:
+    with atomic_write(path, "w") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in header})
+
+
+def write_mask_nifti(path: str | Path, mask: np.ndarray, affine: np.ndarray) -> None:
+    """uint8 label map with exactly the input's voxel grid (shape and affine)."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(mask, dtype=np.uint8), np.asarray(affine, dtype=np.float64))
+    img.set_qform(img.affine, code=1)
+    img.set_sform(img.affine, code=1)
+    data = img.to_bytes()
+    atomic_write_bytes(path, gzip.compress(data, compresslevel=6, mtime=0) if str(path).endswith(".gz") else data)
+
+
+def write_preview(path: str | Path, *, image: np.ndarray, spacing, affine, mask=None, cam=None) -> None:
+    arrays = {"image": np.asarray(image, np.float32), "spacing": np.asarray(spacing, np.float64),
+              "affine": np.asarray(affine, np.float64)}
+    if mask is not None:
+        arrays["mask"] = np.asarray(mask, np.uint8)
+    if cam is not None:
+        arrays["cam"] = np.asarray(cam, np.float32)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_case_json(path: str | Path, info: dict) -> None:
+    atomic_write_json(path, info)

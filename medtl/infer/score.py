@@ -1,0 +1,179 @@
+"""``score()``: batch scoring of files, folders or a manifest with a saved model directory.
+
+Flow: collect cases -> take this process's part -> (resume: drop cases already done) -> DataLoader
+workers read + preprocess -> batched predictions in the main process -> a writer thread writes
+each case's files and then its result record -> predictions.csv / errors.jsonl /
+run_manifest.json are regenerated from the records (periodically and at the end).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from medtl.errors import MedtlError
+from medtl.fileio import confined
+
+FORMATS = ("csv", "nifti", "dicom-seg")
+SNAPSHOT_EVERY_S = 30.0
+
+
+@dataclass
+class ScoreSummary:
+    output: str
+    total: int  # cases in this part
+    ok: int
+    failed: int
+    skipped: int  # already done (--resume)
+    wall_s: float
+    merged: bool  # predictions.csv / run_manifest.json written for the whole run
+    num_parts: int = 1
+    part_id: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.failed == 0 else 1
+
+    @property
+    def cases_per_s(self) -> float:
+        return (self.total - self.skipped) / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def _check_formats(formats) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in formats if f.strip())
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise MedtlError(f"unknown --format {unknown}; choose from {', '.join(FORMATS)}", code="usage")
+    return formats
+
+
+def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 8, workers: int = 2,
+          tta: bool = False, formats=FORMATS, anonymise_ids: bool = False, num_parts: int = 1,
+          part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False) -> ScoreSummary:
+    """Score every case under ``inputs`` into ``output``; see docs/scoring.md."""
+    import torch
+
+    from medtl import __version__
+    from medtl.data import PreprocessConfig, build_transforms
+    from medtl.infer.cases import collect_cases
+    from medtl.infer.manifest import merge, now_iso
+    from medtl.infer.predictor import Predictor
+    from medtl.infer.resume import completed, load_salt
+    from medtl.infer.sharding import clear_stale_parts, part_from_env, write_part
+    from medtl.models import load_model_dir
+    from medtl.models.io import read_model_info
+
+    t0, started = time.perf_counter(), now_iso()
+    formats = _check_formats(formats)
+    part, distributed = part_from_env(num_parts, part_id)
+    out = Path(output)
+    read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
+    out.mkdir(parents=True, exist_ok=True)
+    cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "")
+    out_r = out.resolve()
+    cases = [c for c in cases if out_r != Path(c.path) and out_r not in Path(c.path).parents]  # not our outputs
+    if not cases:
+        raise MedtlError("no scans found in the inputs", path=", ".join(map(str, inputs)), code="usage")
+    mine = part.select(cases)
+    clear_stale_parts(out, part)
+    if resume and part.num_parts == 1:
+        _remove_interrupted_writes(out)
+    loaded = load_model_dir(model_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    cfg = PreprocessConfig.from_dict(loaded.preprocess)
+    run = {"model_id": loaded.model_id, "weights_sha256": loaded.model_id, "model_dir": str(Path(model_dir).resolve()),
+           "medtl_version": __version__, "task": loaded.task, "label_names": loaded.label_names,
+           "spatial_dims": cfg.spatial_dims, "multilabel": loaded.multilabel, "tta": tta,
+           "write_csv": "csv" in formats, "inputs": [str(Path(p).resolve()) for p in inputs],
+           "options": {"tta": tta, "formats": list(formats), "anonymise_ids": anonymise_ids, "cam": cam}}
+    record = {"num_parts": part.num_parts, "part_id": part.part_id, "run": run, "started": started,
+              "finished": None, "indices": mine, "case_ids": [cases[i].case_id for i in mine], "skipped": 0}
+    write_part(out, part, record)
+
+    results: dict[int, object] = {}
+    todo = []
+    for i in mine:
+        done = completed(out, cases[i], loaded.model_id) if resume else None
+        if done is not None:
+            results[i] = done
+        else:
+            todo.append(i)
+    record["skipped"] = len(results)
+    from medtl.infer.casewriter import CaseWriter
+
+    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids)
+    predictor = Predictor(loaded, tta=tta, cam=cam,
+                          roi_size=cfg.image_size if loaded.task == "segmentation" else None)
+    _run_cases(cases, todo, results, writer, predictor, build_transforms(cfg, train=False), out, run,
+               batch_size=batch_size, workers=workers, quiet=quiet, snapshot=part.num_parts == 1)
+    record["finished"] = now_iso()
+    write_part(out, part, record)
+
+    from medtl.infer.sharding import barrier_and_is_leader, missing_parts, read_parts
+
+    merged = False
+    if barrier_and_is_leader(distributed) and not missing_parts(read_parts(out)):
+        merge(out)
+        merged = True
+    elif not quiet and not distributed:
+        print(f"part {part.part_id} of {part.num_parts} done; when all parts are done run: "
+              f"medtl score --merge {out}", file=sys.stderr)
+    statuses = [results[i].status for i in mine]
+    return ScoreSummary(str(out), len(mine), statuses.count("ok"), len(mine) - statuses.count("ok"),
+                        record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id)
+
+
+def _remove_interrupted_writes(out: Path) -> None:
+    """Temporary files left by a killed run (atomic_write names them ``.<name>.<random>.tmp``).
+    Only done by a single-part run: another part may be writing right now."""
+    for tmp in out.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *, batch_size, workers,
+               quiet, snapshot) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from medtl.infer.manifest import PREDICTIONS, csv_row
+    from medtl.infer.outputs import prediction_header, write_predictions_csv
+    from medtl.infer.pipeline import CaseDataset, group_by_shape, make_loader
+
+    if not todo:
+        return
+    loader = make_loader(CaseDataset(cases, transforms), todo, batch_size=batch_size, workers=workers)
+    pending: list[tuple[int, Future]] = []
+    bar = tqdm(total=len(todo), unit="case", disable=quiet, dynamic_ncols=True, file=sys.stderr)
+    last_snapshot = last_log = time.perf_counter()
+    header = prediction_header(run["task"], run["label_names"], spatial_dims=run["spatial_dims"], tta=run["tta"])
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            index, future = pending.pop(0)
+            results[index] = future.result()
+            bar.update(1)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medtl-write") as pool:
+        for items in loader:
+            for item in items:
+                if not item.ok:
+                    case = cases[item.index]
+                    pending.append((item.index, pool.submit(writer.failed, case, item.code, item.message)))
+            for group in group_by_shape([it for it in items if it.ok]):
+                preds = predictor(torch.stack([it.x for it in group]))
+                for item, pred in zip(group, preds):
+                    item.x = None  # free the tensor before the writer runs
+                    pending.append((item.index, pool.submit(writer.finish, cases[item.index], item, pred)))
+            drain(2 * max(1, batch_size))
+            now = time.perf_counter()
+            if snapshot and run["write_csv"] and now - last_snapshot > SNAPSHOT_EVERY_S:
+                rows = [csv_row(results[i]) for i in sorted(results)]
+                write_predictions_csv(confined(out, PREDICTIONS), header, rows)
+                last_snapshot = now
+            if quiet and now - last_log > SNAPSHOT_EVERY_S:
+                print(f"medtl score: {bar.n}/{len(todo)} cases", file=sys.stderr)
+                last_log = now
+        drain(0)
+    bar.close()

@@ -1,0 +1,140 @@
+"""From a :class:`~medtl.data.DataSource` to preprocessing, datasets and loaders for training.
+
+The preprocessing is derived from the data (modality -> intensity preset, spatial dims, channels)
+and the encoder's pretrained config (mean/std), then overridden by ``cfg.preprocess``; it is stored
+in the model directory so scoring and ``medtl evaluate`` apply exactly the same steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medtl.errors import DataError
+from medtl.train.config import TrainConfig
+
+DEFAULT_SIZE = {2: 128, 3: 64}
+_UINT8_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+
+def _intensity_for(source) -> str:
+    modality = (source.modality or "").upper()
+    if modality == "CT":
+        return "ct_window"
+    if modality in ("MR", "MRI"):
+        return "mr_percentile"
+    first = next((r for split in ("train", "val", "test") for r in source.records.get(split, [])), None)
+    image = first.get("image") if first else None
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        return "uint8"
+    if isinstance(image, (str, Path)) and str(image).lower().endswith(_UINT8_SUFFIXES):
+        return "uint8"
+    return "minmax"
+
+
+def derive_preprocess(cfg: TrainConfig, source, pretrained_cfg, in_channels: int):
+    """The :class:`~medtl.data.PreprocessConfig` for this run (data + encoder + overrides)."""
+    from medtl.data import PreprocessConfig
+
+    dims = source.spatial_dims
+    o = cfg.preprocess
+    size = int(o.image_size or DEFAULT_SIZE[dims])
+    intensity = o.intensity or _intensity_for(source)
+    mean = tuple(float(v) for v in pretrained_cfg.mean)
+    std = tuple(float(v) for v in pretrained_cfg.std)
+    if len(mean) != in_channels:  # mean/std per encoder input channel
+        mean, std = (float(np.mean(mean)),) * in_channels, (float(np.mean(std)),) * in_channels
+    values = {
+        "spatial_dims": dims,
+        "image_size": (size,) * dims,
+        "in_channels": in_channels,
+        "intensity": intensity,
+        "window": tuple(o.window) if o.window else ((400.0, 40.0) if intensity == "ct_window" else None),
+        "percentiles": tuple(o.percentiles) if o.percentiles else (1.0, 99.0),
+        "target_spacing": tuple(o.target_spacing) if o.target_spacing else None,
+        "canonical": bool(o.canonical) if o.canonical is not None else False,
+        "mean": mean,
+        "std": std,
+        "resize_mode": o.resize_mode or "resize",
+    }
+    known = {f.name for f in dataclasses.fields(PreprocessConfig)}
+    return PreprocessConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def strip_records(records: list[dict], task: str) -> list[dict]:
+    """Only what the model consumes (MONAI collation cannot batch ``None`` patient ids)."""
+    keys = ("image", "label") if task == "classification" else ("image", "mask")
+    out = []
+    for r in records:
+        item = {k: r[k] for k in keys if k in r}
+        if task == "classification" and isinstance(item.get("label"), list):
+            item["label"] = np.asarray(item["label"], dtype=np.float32)
+        out.append(item)
+    return out
+
+
+def build_datasets(cfg: TrainConfig, source, preprocess, *, cache_dir: Path | None = None) -> dict:
+    """``{"train", "val", "test"}`` -> torch Dataset (train with augmentation)."""
+    from medtl.data import AugmentConfig, build_transforms, make_dataset
+
+    mask_key = "mask" if cfg.task == "segmentation" else None
+    augment = AugmentConfig(**cfg.augment) if cfg.augment else AugmentConfig()
+    out = {}
+    for split in ("train", "val", "test"):
+        records = source.records.get(split) or []
+        if split in ("train", "val") and not records:
+            raise DataError(f"the {split} split is empty", path=source.source)
+        train = split == "train"
+        tf = build_transforms(preprocess, train=train, keys=("image",), mask_key=mask_key,
+                              augment=augment if train else None)
+        out[split] = make_dataset(strip_records(records, cfg.task), tf, cache=cfg.data.cache,
+                                  cache_dir=None if cache_dir is None else cache_dir / split)
+    return out
+
+
+def class_counts(source, num_classes: int) -> np.ndarray:
+    labels = [r["label"] for r in source.records["train"]]
+    if source.multilabel:
+        return np.asarray(labels, dtype=np.float64).sum(axis=0)
+    return np.bincount(np.asarray(labels, dtype=int), minlength=num_classes).astype(np.float64)
+
+
+def class_weights(source, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``N / (K * n_k)`` (multi-label: BCE ``pos_weight`` = neg/pos)."""
+    counts = class_counts(source, num_classes)
+    n = len(source.records["train"])
+    if source.multilabel:
+        return torch.tensor((n - counts) / np.maximum(counts, 1.0), dtype=torch.float32)
+    w = n / (num_classes * np.maximum(counts, 1.0))
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def sample_weights(source, num_classes: int) -> torch.Tensor:
+    counts = class_counts(source, num_classes)
+    labels = np.asarray([r["label"] for r in source.records["train"]], dtype=int)
+    return torch.tensor(1.0 / np.maximum(counts[labels], 1.0), dtype=torch.double)
+
+
+def make_loader(dataset, *, batch_size: int, shuffle: bool, seed: int, epoch: int = 0, num_workers: int = 0,
+                sampler=None, drop_last: bool = False):
+    """A MONAI DataLoader whose order depends only on (seed, epoch): a resumed run sees the same data."""
+    from monai.data import DataLoader
+
+    g = torch.Generator()
+    g.manual_seed(seed * 100_003 + epoch)
+    if sampler is not None:
+        shuffle = False
+        if hasattr(sampler, "generator"):
+            sampler.generator = g
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, generator=g,
+                      num_workers=num_workers, drop_last=drop_last, persistent_workers=False)
+
+
+def reseed_transforms(dataset, seed: int) -> None:
+    """Seed the random (augmentation) transforms so an epoch's augmentation depends only on the seed."""
+    tf = getattr(dataset, "transform", None)
+    if tf is not None and hasattr(tf, "set_random_state"):
+        tf.set_random_state(seed=seed % (2**32))

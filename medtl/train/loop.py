@@ -1,0 +1,248 @@
+"""The epoch loop: train, validate, checkpoint, early-stop, log; resumable after a crash.
+
+Reproducibility: before every epoch the torch/numpy/random seeds, the data order (loader
+generator) and the augmentation transforms are re-seeded from ``(seed, epoch)``, and
+optimizer/scheduler/GradScaler states are checkpointed every epoch, so a run resumed after
+epoch k ends with the same weights as an uninterrupted run on CPU (bit-identical in the tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medtl.fileio import append_line
+from medtl.train import checkpoint as ckpt
+from medtl.train import distributed as dist
+from medtl.train.config import TrainConfig
+from medtl.train.data import make_loader, reseed_transforms
+from medtl.train.metrics import SegmentationMeter, batch_spacing, classification_metrics, primary_metric
+from medtl.train.optim import build_optimizer, build_scheduler, loss_target
+from medtl.train.strategies import Plan, apply_plan, optimizer_groups, set_train_mode
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast dtype on CUDA; None = fp32
+    use_scaler: bool = False  # fp16 needs a GradScaler
+    channels_last: bool = False
+    quiet: bool = False
+    ctx: dist.DistContext = field(default_factory=dist.DistContext)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def log(self, text: str) -> None:
+        if self.ctx.is_main:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=sys.stderr)
+
+
+def resolve_runtime(cfg: TrainConfig, spatial_dims: int) -> Runtime:
+    from medtl.errors import ConfigError
+
+    kind = cfg.device
+    if kind == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA device is available")
+    ctx = dist.init(kind)
+    device = torch.device(f"cuda:{ctx.local_rank}" if kind == "cuda" else "cpu")
+    rt = Runtime(device=device, quiet=cfg.quiet, ctx=ctx)
+    if kind == "cuda" and cfg.amp:
+        rt.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        rt.use_scaler = rt.amp_dtype == torch.float16
+        rt.channels_last = spatial_dims == 2
+    return rt
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _inputs(batch: dict, rt: Runtime) -> torch.Tensor:
+    x = torch.as_tensor(batch["image"]).to(rt.device, non_blocking=True).float()
+    if rt.channels_last and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _bar(iterable, rt: Runtime, **kw):
+    from tqdm import tqdm
+
+    return tqdm(iterable, disable=rt.quiet or not rt.ctx.is_main, dynamic_ncols=True, file=sys.stderr, **kw)
+
+
+def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtime, cfg: TrainConfig,
+                multilabel: bool, desc: str = "train") -> float:
+    total, count = 0.0, 0
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
+        x = _inputs(batch, rt)
+        y = loss_target(batch, cfg.task, multilabel, rt.device)
+        optimizer.zero_grad(set_to_none=True)
+        with rt.autocast():
+            loss = loss_fn(model(x).float(), y)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], cfg.optim.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        scheduler.step()
+        total += float(loss.detach()) * x.shape[0]
+        count += x.shape[0]
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=None, label_names=None,
+            hd95: bool = False, desc: str = "eval") -> dict:
+    """Classification: ``{"logits", "labels", "loss"}``; segmentation: ``{"metrics", "loss"}``."""
+    model.eval()
+    total, count = 0.0, 0
+    logits_all, labels_all = [], []
+    meter = SegmentationMeter(label_names, hd95=hd95) if task == "segmentation" else None
+    for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
+        x = _inputs(batch, rt)
+        with rt.autocast():
+            logits = model(x).float()
+        y = loss_target(batch, task, multilabel, rt.device)
+        if loss_fn is not None:
+            total += float(loss_fn(logits, y)) * x.shape[0]
+        count += x.shape[0]
+        if meter is not None:
+            meter.update(logits.cpu(), y.cpu(), spacing=batch_spacing(batch["image"]) if hd95 else None)
+        else:
+            logits_all.append(logits.cpu().numpy())
+            labels_all.append(y.cpu().numpy())
+    loss = total / count if count and loss_fn is not None else None
+    if meter is not None:
+        return {"metrics": meter.compute(), "loss": loss}
+    k = getattr(model, "num_classes", None)
+    logits = np.concatenate(logits_all) if logits_all else np.zeros((0, k or 1), np.float32)
+    labels = np.concatenate(labels_all) if labels_all else np.zeros((0,), np.int64)
+    return {"logits": logits, "labels": labels, "loss": loss}
+
+
+def epoch_metrics(out: dict, *, task: str, multilabel: bool) -> dict:
+    if task == "segmentation":
+        return dict(out["metrics"])
+    from medtl.train.calibration import probabilities
+
+    probs = probabilities(out["logits"], multilabel=multilabel)
+    return classification_metrics(probs, out["labels"], multilabel=multilabel)
+
+
+@dataclass
+class FitResult:
+    history: list[dict]
+    best_epoch: int
+    best_metric: float
+    epochs_run: int
+    resumed_from: int = 0
+
+
+def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfig, run_dir: Path, *,
+        multilabel: bool, label_names: list[str], sampler_weights: torch.Tensor | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
+    """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best."""
+    ctx = rt.ctx
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    log_path = Path(run_dir) / "train_log.jsonl"
+    metric_name = "auc" if cfg.task == "classification" else "dice"
+    train_ds, val_ds = datasets["train"], datasets["val"]
+
+    def loader_for(epoch: int):
+        sampler = dist.train_sampler(train_ds, ctx, seed=cfg.seed)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        elif sampler_weights is not None:
+            sampler = torch.utils.data.WeightedRandomSampler(sampler_weights, len(sampler_weights), replacement=True)
+        return make_loader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
+                           num_workers=cfg.data.num_workers, sampler=sampler, drop_last=len(train_ds) > cfg.batch_size)
+
+    val_loader = make_loader(val_ds, batch_size=cfg.batch_size, shuffle=False, seed=cfg.seed,
+                             num_workers=cfg.data.num_workers)
+    optimizer = build_optimizer(optimizer_groups(model, plan, cfg.optim.weight_decay), cfg)
+    scheduler = build_scheduler(optimizer, cfg, len(loader_for(0)))
+    scaler = torch.amp.GradScaler("cuda") if rt.use_scaler else None
+    state = ckpt.TrainState(epoch=0, best_metric=-math.inf, best_epoch=0, bad_epochs=0)
+    if cfg.resume:
+        loaded = ckpt.load_checkpoint(ckpt_dir, model)
+        if loaded is not None:
+            state = loaded
+            optimizer.load_state_dict(state.optimizer)
+            scheduler.load_state_dict(state.scheduler)
+            if scaler is not None and state.scaler:
+                scaler.load_state_dict(state.scaler)
+            rt.log(f"resuming after epoch {state.epoch} (best {metric_name} {state.best_metric:.4f} at epoch {state.best_epoch})")
+    resumed_from = state.epoch
+    stopped = bool(state.extra.get("stopped"))
+    active, wrapped = None, model
+    epochs = _bar(range(state.epoch, cfg.epochs), rt, desc="epochs", unit="epoch", initial=state.epoch, total=cfg.epochs)
+    for epoch in epochs if not stopped else []:
+        t0 = time.perf_counter()
+        seed_everything(cfg.seed * 1000 + epoch)
+        apply_plan(model, plan, epoch)
+        if plan.unfrozen_at(epoch) != active:  # DDP registers hooks for the params that train now
+            active, wrapped = plan.unfrozen_at(epoch), dist.wrap(model, ctx, rt.device)
+        set_train_mode(model, plan)
+        reseed_transforms(train_ds, cfg.seed * 1000 + epoch)
+        train_loss = train_epoch(wrapped, loader_for(epoch), loss_fn, optimizer, scheduler, scaler, rt, cfg,
+                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
+                      label_names=label_names, desc="val")
+        val = epoch_metrics(out, task=cfg.task, multilabel=multilabel)
+        metric = primary_metric(cfg.task, val)
+        row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": out["loss"],
+               **{f"val_{k}": v for k, v in val.items() if k != "n"},
+               "lr": max(g["lr"] for g in optimizer.param_groups), "unfrozen_groups": len(plan.unfrozen_at(epoch)),
+               "time_s": round(time.perf_counter() - t0, 3)}
+        if metric > state.best_metric + 1e-12:
+            state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch + 1, 0
+            if ctx.is_main:
+                ckpt.save_weights(ckpt_dir / ckpt.BEST, model, {"epoch": str(epoch + 1)})
+        else:
+            state.bad_epochs += 1
+        stopped = bool(cfg.patience) and state.bad_epochs >= cfg.patience
+        state.epoch = epoch + 1
+        state.history.append(row)
+        state.optimizer, state.scheduler = optimizer.state_dict(), scheduler.state_dict()
+        state.scaler = scaler.state_dict() if scaler is not None else None
+        state.extra = {"stopped": stopped}
+        if ctx.is_main:
+            append_line(log_path, json.dumps(row))
+            ckpt.save_checkpoint(ckpt_dir, model, state)
+        v = row.get(f"val_{metric_name}")
+        rt.log(f"epoch {epoch + 1}/{cfg.epochs} train_loss {train_loss:.4f} val_loss {out['loss']:.4f} "
+               f"val_{metric_name} {'n/a' if v is None else f'{v:.4f}'} ({row['time_s']:.1f} s)")
+        ctx.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+        if stopped:
+            rt.log(f"early stopping: no {metric_name} improvement for {cfg.patience} epochs")
+            break
+    return FitResult(state.history, state.best_epoch, state.best_metric, state.epoch, resumed_from)

@@ -1,0 +1,157 @@
+"""``train(cfg) -> RunResult``: data -> model -> strategy -> loop -> selection -> model directory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from medtl.errors import ConfigError
+from medtl.train import checkpoint as ckpt
+from medtl.train.config import TrainConfig
+from medtl.train.loop import Runtime, fit, resolve_runtime, seed_everything
+from medtl.train.strategies import make_plan
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+
+
+def _check_run_dir(cfg: TrainConfig) -> Path:
+    if not cfg.out:
+        raise ConfigError("no output folder: pass --out RUN_DIR (config key 'out')")
+    if not cfg.data.path:
+        raise ConfigError("no training data: pass --data MANIFEST.csv|FILE.npz (config key 'data.path')")
+    run_dir = Path(cfg.out)
+    if not cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).exists():
+        raise ConfigError("the output folder already holds a run; pass --resume to continue it or choose another --out",
+                          path=run_dir)
+    return run_dir
+
+
+def _model_config(cfg: TrainConfig, source):
+    from medtl.models import ModelConfig
+
+    kw = {}
+    if cfg.model.decoder_channels:
+        kw["decoder_channels"] = tuple(cfg.model.decoder_channels)
+    in_ch = cfg.preprocess.in_channels or source.in_channels
+    return ModelConfig(task=cfg.task, encoder=cfg.model.encoder, weights=cfg.model.weights,
+                       spatial_dims=source.spatial_dims, in_channels=int(in_ch),
+                       num_classes=len(source.label_names), multilabel=bool(source.multilabel),
+                       dropout=cfg.model.dropout, **kw)
+
+
+def _init_from(model, path: str) -> tuple[dict, list]:
+    """Load an earlier run's weights (encoder always; heads/decoder where shapes match)."""
+    from safetensors.torch import load_file
+
+    from medtl.errors import ModelDirError
+    from medtl.models.io import read_model_info
+
+    info = read_model_info(path)
+    weights = Path(path) / "model.safetensors"
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:
+        raise ModelDirError(f"unreadable weights: {exc}", path=weights) from None
+    own = model.state_dict()
+    enc_missing = [k for k in own if k.startswith("encoder.") and k not in state]
+    bad = [k for k, v in state.items() if k.startswith("encoder.") and k in own and own[k].shape != v.shape]
+    if enc_missing or bad:
+        raise ModelDirError(f"--init-from encoder does not match (missing {enc_missing[:3]}, shape {bad[:3]})",
+                            path=path)
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    lineage = list(info.get("lineage") or []) + [{"model_id": info.get("model_id"), "path": str(path)}]
+    return info, lineage
+
+
+def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, preprocess) -> tuple:
+    """Fit the head on cached embeddings; returns (ProbeResult, {split: (features, labels)})."""
+    from medtl.train.data import make_loader
+    from medtl.train.embeddings import EmbeddingCache, cache_key, compute_embeddings
+    from medtl.train.probe import fit_probe
+
+    cache = EmbeddingCache(cfg.linear_probe.cache_dir)
+    pre = preprocess.to_dict()
+    pcfg = model.encoder.pretrained_cfg
+    feats = {}
+    for split in ("train", "val", "test"):
+        ds = datasets.get(split)
+        if ds is None or len(ds) == 0:
+            continue
+        key = cache_key(fingerprint=source.fingerprint, split=split, preprocess=pre, encoder=cfg.model.encoder,
+                        in_channels=model.encoder.in_channels, weights=str(cfg.model.weights),
+                        weights_sha256=getattr(pcfg, "sha256", None), seed=cfg.seed)
+        loader = make_loader(ds, batch_size=max(cfg.batch_size, 32), shuffle=False, seed=cfg.seed,
+                             num_workers=cfg.data.num_workers)
+        feats[split] = cache.get_or_compute(key, lambda loader=loader: compute_embeddings(model.encoder, loader, rt),
+                                            write=rt.ctx.is_main)
+    rt.log(f"embeddings: {cache.hits} cached, {cache.misses} computed ({cache.folder})")
+    result = fit_probe(feats["train"], feats["val"], num_classes=len(source.label_names),
+                       multilabel=source.multilabel, c_grid=list(cfg.linear_probe.c_grid),
+                       max_iter=cfg.linear_probe.max_iter, balanced=cfg.data.balance != "none")
+    model.head.set_linear(torch.from_numpy(result.weight), torch.from_numpy(result.bias))
+    rt.log(f"linear probe: C={result.C:g} chosen on validation")
+    return result, feats
+
+
+def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
+    """Train one model as ``cfg`` says and write the model directory ``cfg.out``."""
+    from medtl.data import load_source
+    from medtl.models import build_model
+    from medtl.train.data import build_datasets, class_weights, derive_preprocess, sample_weights
+    from medtl.train.optim import build_loss
+
+    t0 = time.perf_counter()
+    cfg.validate()
+    run_dir = _check_run_dir(cfg)
+    source = load_source(cfg.data.path, task=cfg.task, seed=cfg.data.seed, val_fraction=cfg.data.val_fraction,
+                         test_fraction=cfg.data.test_fraction)
+    rt = resolve_runtime(cfg, source.spatial_dims)
+    if cfg.strategy == "scratch" and cfg.model.weights != "none":
+        rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
+        cfg.model.weights = "none"
+    seed_everything(cfg.seed)
+    model_cfg = _model_config(cfg, source)
+    model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
+    init_info, lineage = _init_from(model, cfg.init_from) if cfg.init_from else (None, [])
+    preprocess = derive_preprocess(cfg, source, model.encoder.pretrained_cfg, model_cfg.in_channels)
+    datasets = build_datasets(cfg, source, preprocess)
+    model.to(rt.device)
+    if rt.channels_last:
+        model.to(memory_format=torch.channels_last)
+    plan = make_plan(cfg, len(model.encoder.param_groups()))
+    k = len(source.label_names)
+    resuming = cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).is_file()
+    probe, history, feats = None, [], None
+    is_clf = cfg.task == "classification"
+    if is_clf and (cfg.strategy == "linear-probe" or (cfg.strategy == "finetune" and cfg.finetune.lp_init)) \
+            and not resuming:
+        probe, feats = _linear_probe(model, datasets, source, cfg, rt, preprocess)
+        history = probe.history
+    best_epoch, epochs_run = 0, 0
+    if not (is_clf and cfg.strategy == "linear-probe"):
+        weights = class_weights(source, k).to(rt.device) if is_clf else None
+        loss_fn = build_loss(cfg, multilabel=source.multilabel, class_weights=weights)
+        sw = sample_weights(source, k) if is_clf and cfg.data.balance == "sampler" and not source.multilabel else None
+        res = fit(model, plan, datasets, loss_fn, rt, cfg, run_dir, multilabel=source.multilabel,
+                  label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end)
+        history, best_epoch, epochs_run = res.history, res.best_epoch, res.epochs_run
+        if (run_dir / "checkpoints" / ckpt.BEST).is_file():
+            ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)
+        feats = None  # the encoder changed: evaluate through the model
+    from medtl.train.finalize import finalize
+
+    metrics = finalize(model, model_cfg, cfg, source, datasets, preprocess, rt, run_dir, feats=feats,
+                       history=history, best_epoch=best_epoch, epochs_run=epochs_run, init_info=init_info,
+                       lineage=lineage, probe_c=probe.C if probe else None, t0=t0)
+    rt.ctx.barrier()
+    rt.ctx.close()
+    return RunResult(run_dir, metrics)
+

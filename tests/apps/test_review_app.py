@@ -1,0 +1,134 @@
+"""The review app's logic through Streamlit's AppTest (no browser)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.errors import AppTestError
+
+from medtl.review.sample import write_sample_scores
+from medtl.review.store import DecisionStore
+
+APP = str(Path(__file__).resolve().parents[2] / "apps" / "review_app.py")
+
+
+def _app(monkeypatch, out: Path, db: Path) -> AppTest:
+    monkeypatch.setattr(sys, "argv", ["review_app.py", "--scores", str(out), "--db", str(db)])
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def cls3(tmp_path):
+    return write_sample_scores(tmp_path / "out", tmp_path / "inputs", task="classification", spatial_dims=3, n_cases=4)
+
+
+def _caption(at) -> str:
+    return at.get("image")[0].proto.imgs[0].caption
+
+
+def test_worklist_viewer_and_decisions(monkeypatch, cls3, tmp_path):
+    db = tmp_path / "review.sqlite"
+    at = _app(monkeypatch, cls3, db)
+    # worklist: the 4 scorable cases (the failed one is left out), least certain first
+    table = at.dataframe[0].value
+    assert len(table) == 4 and table["uncertainty"].tolist() == sorted(table["uncertainty"], reverse=True)
+    assert at.selectbox(key="case").value == table["case_id"].iloc[0]
+    # no reviewer yet: every decision button is disabled
+    assert all(at.button(key=k).disabled for k in ("accept", "reject", "correct"))
+    assert any("reviewer name" in w.value for w in at.warning)
+    # the CAM toggle is off by default and says what it is
+    cam = at.toggle(key="show_cam")
+    assert cam.value is False and "model attention, not a finding" in cam.label
+    # select another case, change plane, slice and window preset
+    second = table["case_id"].iloc[1]
+    at.selectbox(key="case").select(second).run()
+    at.radio(key="plane").set_value("coronal").run()
+    at.slider(key=f"slice__{second}__coronal").set_value(3).run()
+    assert _caption(at).startswith("coronal slice 3")
+    preset = at.selectbox(key=f"preset__{second}")
+    assert preset.value == "CT soft tissue"
+    preset.select("CT lung").run()
+    at.toggle(key="show_cam").set_value(True).run()
+    assert not at.exception and "window -1350 to 150" in _caption(at)
+    # reviewer name, then accept with a comment
+    at.text_input(key="reviewer_name").input("Dr Ada").run()
+    assert not at.button(key="accept").disabled
+    at.text_area(key=f"comment__{second}").input("clear lesion").run()
+    at.button(key="accept").click().run()
+    assert not at.exception
+    assert at.text_area(key=f"comment__{second}").value == ""  # cleared after saving
+    # correct the first case to the other class
+    first = table["case_id"].iloc[0]
+    at.selectbox(key="case").select(first).run()
+    predicted = table["predicted_label"].iloc[0]
+    other = "absent" if predicted == "present" else "present"
+    at.selectbox(key=f"correct__{first}").select(other).run()
+    at.button(key="correct").click().run()
+    current = DecisionStore(db).current()
+    assert current[second].action == "accept" and current[second].reviewer == "Dr Ada"
+    assert current[second].comment == "clear lesion"
+    assert current[first].action == "correct" and current[first].new_value == other
+    assert current[first].previous_value == predicted
+    # the worklist shows the new state; "Next case" jumps to the least certain unreviewed one
+    table = at.dataframe[0].value
+    assert set(table.loc[table["status"] != "unreviewed", "case_id"]) == {first, second}
+    at.button(key="next").click().run()
+    assert at.selectbox(key="case").value == table.loc[table["status"] == "unreviewed", "case_id"].iloc[0]
+
+
+def test_filters_and_sorting(monkeypatch, cls3, tmp_path):
+    at = _app(monkeypatch, cls3, tmp_path / "r.sqlite")
+    at.text_input(key="reviewer_name").input("Dr Ada").run()
+    at.button(key="accept").click().run()
+    at.multiselect(key="f_status").select("accepted").run()
+    assert at.dataframe[0].value["status"].tolist() == ["accepted"]
+    at.multiselect(key="f_status").unselect("accepted").run()
+    at.selectbox(key="sort_by").select("confidence").run()
+    conf = at.dataframe[0].value["confidence"].tolist()
+    assert conf == sorted(conf)
+    at.multiselect(key="f_reviewer").select("Dr Ada").run()
+    assert at.dataframe[0].value["reviewer"].tolist() == ["Dr Ada"]
+
+
+def test_refuses_a_decision_without_a_reviewer(monkeypatch, cls3, tmp_path):
+    db = tmp_path / "r.sqlite"
+    at = _app(monkeypatch, cls3, db)
+    at.text_input(key="reviewer_name").input("   ").run()  # blank is not a name
+    assert at.button(key="accept").disabled
+    for key in ("accept", "reject", "correct"):
+        with pytest.raises(AppTestError, match="disabled"):  # a browser user cannot click them either
+            at.button(key=key).click()
+    at.text_input(key="reviewer_name").input("Dr Ada").run()
+    at.button(key="reject").click().run()
+    assert [d.reviewer for d in DecisionStore(db).history()] == ["Dr Ada"]
+
+
+def test_segmentation_case_shows_mask_controls(monkeypatch, tmp_path):
+    out = write_sample_scores(tmp_path / "out", tmp_path / "in", task="segmentation", spatial_dims=3, n_cases=2)
+    at = _app(monkeypatch, out, tmp_path / "r.sqlite")
+    assert at.toggle(key="show_mask").value is True
+    at.radio(key="mask_mode").set_value("outline").run()
+    at.slider(key="mask_opacity").set_value(0.8).run()
+    at.toggle(key="show_mask").set_value(False).run()
+    assert not at.exception
+    assert at.button(key="accept").label == "Mask acceptable"
+    at.text_input(key="reviewer_name").input("Dr Ada").run()
+    at.button(key="reject").click().run()
+    (decision,) = DecisionStore(tmp_path / "r.sqlite").history()
+    assert decision.new_value == "mask_not_acceptable"
+
+
+def test_2d_case_and_bad_folder(monkeypatch, tmp_path):
+    out = write_sample_scores(tmp_path / "out", tmp_path / "in", task="classification", spatial_dims=2, n_cases=2)
+    at = _app(monkeypatch, out, tmp_path / "r.sqlite")
+    assert not at.radio and at.selectbox(key=f"preset__{at.selectbox(key='case').value}").value.startswith("Ultrasound")
+    monkeypatch.setattr(sys, "argv", ["review_app.py", "--scores", str(tmp_path / "nothing")])
+    bad = AppTest.from_file(APP, default_timeout=60)
+    bad.run()
+    assert "scoring output folder not found" in bad.error[0].value

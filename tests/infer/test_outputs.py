@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import csv
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from medtl.infer.outputs import (
+    classification_row,
+    measure_labels,
+    normalised_entropy,
+    prediction_header,
+    write_mask_nifti,
+    write_predictions_csv,
+)
+
+
+def test_binary_row_uses_threshold_and_entropy():
+    row = classification_row(np.array([0.7, 0.3]), ["neg", "pos"], threshold=0.25, multilabel=False)
+    assert row["predicted_label"] == "pos" and row["confidence"] == pytest.approx(0.3)
+    assert row["prob_neg"] == pytest.approx(0.7)
+    assert 0 < row["uncertainty"] < 1
+    row = classification_row(np.array([0.7, 0.3]), ["neg", "pos"], threshold=0.5, multilabel=False)
+    assert row["predicted_label"] == "neg"
+
+
+def test_multiclass_and_multilabel_rows():
+    row = classification_row(np.array([0.1, 0.2, 0.7]), ["a", "b", "c"], threshold=0.5, multilabel=False,
+                             disagreement=0.125)
+    assert row["predicted_label"] == "c" and row["tta_disagreement"] == 0.125
+    row = classification_row(np.array([0.9, 0.2, 0.6]), ["a", "b", "c"], threshold=0.5, multilabel=True)
+    assert row["predicted_label"] == "a;c"
+
+
+def test_normalised_entropy_bounds():
+    assert normalised_entropy(np.array([0.25] * 4)) == pytest.approx(1.0)
+    assert normalised_entropy(np.array([1.0, 0.0, 0.0])) == pytest.approx(0.0, abs=1e-6)
+    assert normalised_entropy(np.array([0.5, 0.5]), multilabel=True) == pytest.approx(1.0)
+
+
+def test_volumes_in_ml_and_areas():
+    mask = np.zeros((10, 10, 10), np.uint8)
+    mask[:5, :4, :2] = 1  # 40 voxels
+    mask[0, 0, 9] = 2
+    vol = measure_labels(mask, (2.0, 1.0, 2.5), ["bg", "a", "b"])  # 5 mm^3 per voxel
+    assert vol == {"volume_ml_a": pytest.approx(0.2), "volume_ml_b": pytest.approx(0.005)}
+    assert measure_labels(mask[:, :, 0], (0.5, 0.5), ["bg", "a", "b"]) == {"area_mm2_a": 5.0, "area_mm2_b": 0.0}
+
+
+def test_mask_nifti_keeps_geometry(tmp_path):
+    affine = np.array([[0, -0.7, 0, 10], [0.9, 0, 0, -5], [0, 0, 3.0, 2], [0, 0, 0, 1]])
+    mask = np.zeros((7, 5, 3), np.uint8)
+    mask[1, 2, 0] = 1
+    write_mask_nifti(tmp_path / "m.nii.gz", mask, affine)
+    img = nib.load(tmp_path / "m.nii.gz")
+    assert img.shape == (7, 5, 3) and np.allclose(img.affine, affine)
+    assert np.array_equal(np.asarray(img.dataobj), mask)
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_predictions_csv_header_and_failed_rows(tmp_path):
+    header = prediction_header("classification", ["a", "b"], spatial_dims=2, tta=True)
+    assert header == ["case_id", "source", "prob_a", "prob_b", "predicted_label", "confidence", "uncertainty",
+                      "tta_disagreement", "status"]
+    write_predictions_csv(tmp_path / "p.csv", header, [{"case_id": "x", "source": "x.png", "status": "failed"}])
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert rows == [{**dict.fromkeys(header, ""), "case_id": "x", "source": "x.png", "status": "failed"}]
+    assert prediction_header("segmentation", ["bg", "l"], spatial_dims=3, tta=False) == [
+        "case_id", "source", "volume_ml_l", "status"]
