@@ -129,17 +129,17 @@ def show_viewer(args, stamp: float, run, case_id: str, settings) -> None:
     info = run.cases[case_id]
     spatial = len(pv.spacing)
     plane, index = "axial", None
+    top, bottom = st.columns(2), st.columns(2)
     if spatial == 3:
-        plane = st.radio("Plane", viewer.PLANES, horizontal=True, key="plane")
+        plane = top[0].radio("Plane", viewer.PLANES, horizontal=True, key="plane")
         n = viewer.n_slices(pv.image.shape, plane)
-        index = st.slider("Slice", 1, n, n // 2 + 1, key=f"slice__{case_id}__{plane}") - 1
+        index = top[1].slider("Slice", 1, n, n // 2 + 1, key=f"slice__{case_id}__{plane}") - 1
     names = settings.preset_names(info.modality) + [MANUAL]
-    preset_name = st.selectbox("Window preset", names, index=names.index(settings.default_for(info.modality)),
-                               key=f"preset__{case_id}")
+    preset_name = bottom[0].selectbox("Window preset", names, index=names.index(settings.default_for(info.modality)),
+                                      key=f"preset__{case_id}")
     if preset_name == MANUAL:
-        c1, c2 = st.columns(2)
-        width = c1.number_input("Window width", min_value=1.0, value=400.0, key="win_width")
-        level = c2.number_input("Window level", value=40.0, key="win_level")
+        width = bottom[1].number_input("Window width", min_value=1.0, value=400.0, key="win_width")
+        level = bottom[1].number_input("Window level", value=40.0, key="win_level")
         bounds = viewer.window_bounds(width, level)
     else:
         pr = settings.presets[preset_name]
@@ -235,7 +235,7 @@ def main() -> None:
     st.sidebar.caption(f"{done}/{len(all_rows)} reviewed · {run.failed} failed to score · keys: "
                        f"{KEYS['accept']} accept, {KEYS['reject']} reject, {KEYS['next']} next")
 
-    st.title("medtl review")
+    st.markdown("### medtl review")
     if not all_rows:
         st.info("This scoring run has no case to review.")
         st.stop()
@@ -249,7 +249,7 @@ def main() -> None:
         getattr(st, flash[0])(flash[1])
     table = pd.DataFrame([r.as_dict() for r in rows], columns=list(worklist.WorklistRow.__dataclass_fields__))
     numbers = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("confidence", "uncertainty")}
-    st.dataframe(table, hide_index=True, column_config=numbers, height=min(36 * (len(rows) + 1) + 4, 260), key="table",
+    st.dataframe(table, hide_index=True, column_config=numbers, height=min(36 * (len(rows) + 1) + 4, 220), key="table",
                  on_select=lambda: on_table_select([r.case_id for r in rows]), selection_mode="single-row")
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
     c1.selectbox("Case", ids, key="case")

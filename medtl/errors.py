@@ -41,6 +41,17 @@ class MedtlError(Exception):
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "path": self.path}
 
+    def __reduce__(self):
+        # Exceptions cross process boundaries (DataLoader workers, torchrun ranks) by pickling;
+        # the default reduce re-calls __init__ with the formatted string only, losing the code.
+        return (_rebuild, (type(self), self.message, self.path, self.code))
+
+
+def _rebuild(cls: type, message: str, path: str | None, code: str) -> MedtlError:
+    err = cls.__new__(cls)
+    MedtlError.__init__(err, message, path=path, code=code)
+    return err
+
 
 class ScanReadError(MedtlError):
     """A scan (file, series or folder) could not be read; ``code`` is one of SCAN_ERROR_CODES."""

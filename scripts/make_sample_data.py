@@ -46,15 +46,15 @@ def ultrasound_image(rng: np.random.Generator, present: bool) -> np.ndarray:
     tissue = 0.55 + _smooth(rng.standard_normal((n, n)), 6)  # slow texture
     for _ in range(rng.integers(1, 3)):  # bright, slightly tilted tissue boundaries
         y0, tilt, width = rng.uniform(8, n - 8), rng.uniform(-0.3, 0.3), rng.uniform(1.0, 2.0)
-        tissue += rng.uniform(0.15, 0.35) * np.exp(-((rows - y0 - tilt * (cols - n / 2)) ** 2) / (2 * width**2))
+        tissue += rng.uniform(0.1, 0.25) * np.exp(-((rows - y0 - tilt * (cols - n / 2)) ** 2) / (2 * width**2))
     tissue *= np.exp(-rows / (n * rng.uniform(1.2, 2.5)))  # attenuation with depth
     cy, cx, r = rng.uniform(12, n - 12), rng.uniform(12, n - 12), rng.uniform(4, 9)
     cyst = ((rows - cy) ** 2 + ((cols - cx) / rng.uniform(0.6, 1.6)) ** 2) < r**2
     tissue[cyst] *= rng.uniform(0.2, 0.6)
     if present:
-        ly, lx, lr = rng.uniform(10, n - 10), rng.uniform(10, n - 10), rng.uniform(3.0, 6.0)
+        ly, lx, lr = rng.uniform(10, n - 10), rng.uniform(10, n - 10), rng.uniform(3.5, 6.5)
         blob = np.exp(-((rows - ly) ** 2 + (cols - lx) ** 2) / (2 * lr**2))
-        tissue += rng.uniform(0.10, 0.35) * blob
+        tissue += rng.uniform(0.2, 0.5) * blob
     speckle = _smooth(rng.rayleigh(1.0, (n, n)), 0.7) / 1.25  # multiplicative speckle, mean ~1
     return np.clip(tissue * speckle * 200, 0, 255).astype(np.uint8)
 

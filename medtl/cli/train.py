@@ -64,6 +64,7 @@ def build_config(args):
 
 def run(args) -> int:
     import json
+    import os
     import sys
 
     from medtl.train import train
@@ -72,5 +73,6 @@ def run(args) -> int:
     result = train(cfg)
     summary = {"run_dir": str(result.run_dir), "val": result.metrics.get("val"), "test": result.metrics.get("test"),
                "wall_time_s": result.metrics.get("wall_time_s")}
-    print(json.dumps(summary, indent=None if cfg.quiet else 2), file=sys.stdout)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print(json.dumps(summary, indent=None if cfg.quiet else 2), file=sys.stdout)
     return 0

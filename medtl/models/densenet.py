@@ -77,8 +77,8 @@ def map_torchvision_densenet(raw: dict, path: Path) -> dict:
     return rename(raw, rule, path=path)
 
 
-@register_encoder("densenet121", spatial_dims=(2, 3), sources=("none", "imagenet"),
-                  description="DenseNet-121 (MONAI), 7M params", files={"imagenet": list(IMAGENET.file_names)})
+@register_encoder("densenet121", spatial_dims=(2, 3), weights={"imagenet": IMAGENET},
+                  description="DenseNet-121 (MONAI), 7M params")
 def densenet121(*, weights: str = "none", spatial_dims: int = 2, in_channels: int = 1,
                 weights_dir=None) -> DenseNetEncoder:
     encoder = DenseNetEncoder(spatial_dims=spatial_dims, in_channels=in_channels)

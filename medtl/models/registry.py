@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -118,9 +120,12 @@ class EncoderEntry:
     name: str
     factory: Callable[..., Encoder]
     spatial_dims: tuple[int, ...]
-    sources: tuple[str, ...]
     description: str = ""
-    files: dict[str, list[str]] = field(default_factory=dict)  # source -> accepted file names
+    specs: dict[str, Any] = field(default_factory=dict)  # source -> pretrained.WeightSpec
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return ("none", *self.specs)
 
 
 _REGISTRY: dict[str, EncoderEntry] = {}
@@ -130,17 +135,19 @@ def register_encoder(
     name: str,
     *,
     spatial_dims: tuple[int, ...] = (2, 3),
-    sources: tuple[str, ...] = ("none",),
     description: str = "",
-    files: dict[str, list[str]] | None = None,
+    weights: dict[str, Any] | None = None,
 ) -> Callable:
-    """Decorator registering ``factory(*, weights, spatial_dims, in_channels, weights_dir, **kw)``."""
+    """Decorator registering ``factory(*, weights, spatial_dims, in_channels, weights_dir, **kw)``.
+
+    ``weights`` maps each pretrained source (``"imagenet"``, ``"medicalnet"``) to its
+    :class:`~medtl.models.pretrained.WeightSpec`; ``"none"`` (random init) is always available.
+    """
 
     def decorator(factory: Callable[..., Encoder]) -> Callable[..., Encoder]:
         if name in _REGISTRY:
             raise ValueError(f"encoder {name!r} registered twice")
-        _REGISTRY[name] = EncoderEntry(name, factory, tuple(spatial_dims), tuple(sources), description,
-                                       dict(files or {}))
+        _REGISTRY[name] = EncoderEntry(name, factory, tuple(spatial_dims), description, dict(weights or {}))
         return factory
 
     return decorator
@@ -172,7 +179,7 @@ def get_encoder_entry(name: str) -> EncoderEntry:
 def create_encoder(
     name: str,
     *,
-    weights: str | Path = "none",
+    weights: str | Path | None = "none",
     spatial_dims: int = 2,
     in_channels: int = 1,
     weights_dir: str | Path | None = None,
@@ -190,10 +197,21 @@ def create_encoder(
     if int(in_channels) < 1:
         raise ConfigError(f"in_channels must be >= 1, got {in_channels}")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    source = str(weights)
+    unknown = sorted(set(kwargs) - set(inspect.signature(entry.factory).parameters))
+    if unknown:
+        raise ConfigError(f"encoder {name!r} does not accept {', '.join(unknown)}")
+    source = "none" if weights is None else str(weights)
     if source in NAMED_SOURCES:
         if source not in entry.sources:
             raise ConfigError(f"encoder {name!r} has no {source!r} weights; sources: {', '.join(entry.sources)}")
+        spec = entry.specs.get(source)
+        if spec is not None:  # fail fast, before building a large network
+            from medtl.models.pretrained import locate
+
+            if spec.spatial_dims == 3 and spatial_dims != 3:
+                raise ConfigError(f"{source} weights for {name!r} are 3D; spatial_dims={spatial_dims} "
+                                  "cannot use them")
+            locate(spec, weights_dir=weights_dir, what=f"{name} {source} weights")
         return entry.factory(weights=source, spatial_dims=spatial_dims, in_channels=int(in_channels),
                              weights_dir=weights_dir, **kwargs)
     # Anything else is a path to an earlier medtl run (model directory).

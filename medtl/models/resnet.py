@@ -106,23 +106,20 @@ def build_resnet(name: str, *, weights: str, spatial_dims: int, in_channels: int
     return encoder
 
 
-def _register(name: str, sources: tuple[str, ...], description: str) -> None:
-    files = {}
-    if name in IMAGENET:
-        files["imagenet"] = list(IMAGENET[name].file_names)
-    if "medicalnet" in sources:
-        from medtl.models.medicalnet import medicalnet_spec
+def _register(name: str, description: str) -> None:
+    from medtl.models.medicalnet import medicalnet_spec
 
-        files["medicalnet"] = list(medicalnet_spec(name).file_names)
+    specs = {"imagenet": IMAGENET[name]} if name in IMAGENET else {}
+    specs["medicalnet"] = medicalnet_spec(name)
 
-    @register_encoder(name, spatial_dims=(2, 3), sources=sources, description=description, files=files)
+    @register_encoder(name, spatial_dims=(2, 3), weights=specs, description=description)
     def factory(*, weights: str = "none", spatial_dims: int = 2, in_channels: int = 1, weights_dir=None,
                 keep_classifier: bool = False) -> ResNetEncoder:
         return build_resnet(name, weights=weights, spatial_dims=spatial_dims, in_channels=in_channels,
                             weights_dir=weights_dir, keep_classifier=keep_classifier)
 
 
-_register("resnet10", ("none", "medicalnet"), "ResNet-10 (MONAI), MedicalNet 3D weights")
-_register("resnet18", ("none", "imagenet", "medicalnet"), "ResNet-18 (MONAI), torchvision stem, 11M params")
-_register("resnet34", ("none", "imagenet", "medicalnet"), "ResNet-34 (MONAI), torchvision stem, 21M params")
-_register("resnet50", ("none", "imagenet", "medicalnet"), "ResNet-50 (MONAI), torchvision stem, 23M params")
+_register("resnet10", "ResNet-10 (MONAI), 3D MedicalNet weights, 4.9M params (2D)")
+_register("resnet18", "ResNet-18 (MONAI), torchvision stem, 11M params (2D)")
+_register("resnet34", "ResNet-34 (MONAI), torchvision stem, 21M params (2D)")
+_register("resnet50", "ResNet-50 (MONAI), torchvision stem, 23M params (2D)")

@@ -41,7 +41,7 @@ class TinyEncoder(Encoder):
         ]
 
 
-@register_encoder("tiny", spatial_dims=(2, 3), sources=("none",),
+@register_encoder("tiny", spatial_dims=(2, 3),
                   description="test encoder, ~3k parameters (2D), random init only")
 def tiny(*, weights: str = "none", spatial_dims: int = 2, in_channels: int = 1, weights_dir=None) -> TinyEncoder:
     return TinyEncoder(spatial_dims=spatial_dims, in_channels=in_channels)

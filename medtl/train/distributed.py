@@ -62,7 +62,7 @@ def wrap(model: torch.nn.Module, ctx: DistContext, device: torch.device) -> torc
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(model, device_ids=ids, broadcast_buffers=True)
+    return DDP(model, device_ids=ids)
 
 
 def train_sampler(dataset, ctx: DistContext, *, seed: int):

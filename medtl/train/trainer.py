@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ def _check_run_dir(cfg: TrainConfig) -> Path:
     if not cfg.data.path:
         raise ConfigError("no training data: pass --data MANIFEST.csv|FILE.npz (config key 'data.path')")
     run_dir = Path(cfg.out)
-    if not cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).exists():
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # other torchrun ranks start once rank 0 has checked
+    if main_rank and not cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).exists():
         raise ConfigError("the output folder already holds a run; pass --resume to continue it or choose another --out",
                           path=run_dir)
     return run_dir

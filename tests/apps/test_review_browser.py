@@ -141,7 +141,9 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     # the coronal plane of a 0.8 x 0.8 x 2.5 mm volume keeps its physical proportions (38.4 x 30 mm)
     page.get_by_text("coronal", exact=True).click()
     _wait_for(lambda: _caption(page).startswith("coronal"), what="the coronal plane")
-    size = page.get_by_test_id("stImage").locator("img").first.evaluate("e => [e.naturalWidth, e.naturalHeight]")
+    img = page.get_by_test_id("stImage").locator("img").first
+    size = _wait_for(lambda: (wh := img.evaluate("e => e.complete ? [e.naturalWidth, e.naturalHeight] : [0, 0]"))[1]
+                     and wh, what="the coronal image to load")
     assert size[0] / size[1] == pytest.approx(38.4 / 30.0, rel=0.03)
 
     # typing in the comment box must not trigger the shortcuts (A accept, X reject, N next)

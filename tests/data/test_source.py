@@ -129,3 +129,44 @@ def test_real_breastmnist():
     assert img.shape == (1, 28, 28) and img.dtype == np.uint8 and img.max() > 0
     labels = {r["label"] for r in src.records["test"]}
     assert labels == {0, 1}
+
+
+def test_dicom_series_folder_in_manifest(tmp_path):
+    from medtl.data.synthetic import write_dicom_series
+
+    for i in range(3):
+        vol = np.full((8, 8, 4), 1024 + 40 * i, np.int16)
+        write_dicom_series(tmp_path / f"s{i}", vol, patient_name="SYNTH^X", patient_id=f"S{i}", seed=i)
+    (tmp_path / "d.csv").write_text("image,label\n" + "".join(f"s{i},{i % 2}\n" for i in range(3)))
+    src = load_source(tmp_path / "d.csv", task="classification")
+    assert (src.spatial_dims, src.in_channels, src.modality) == (3, 1, "CT")
+    assert src.label_names == ["0", "1"] and sum(src.counts().values()) == 3
+
+
+@pytest.mark.slow
+def test_real_hippocampus_and_drive_segmentation_manifests(tmp_path):
+    import torch
+
+    from medtl.data import PreprocessConfig, build_transforms
+
+    hippo, drive = SHARED / "msd_hippocampus", SHARED / "drive_test"
+    if not (hippo / "images").is_dir() or not (drive / "images").is_dir():
+        pytest.skip("shared MSD Hippocampus / DRIVE data not present")
+    names = sorted(p.name for p in (hippo / "images").glob("*.nii.gz"))[:4]
+    (tmp_path / "hippo.csv").write_text(
+        "image,mask\n" + "".join(f"{hippo / 'images' / n},{hippo / 'labels' / n}\n" for n in names)
+    )
+    src = load_source(tmp_path / "hippo.csv", task="segmentation")
+    assert src.label_names == ["background", "1", "2"] and (src.spatial_dims, src.in_channels) == (3, 1)
+    cfg = PreprocessConfig(spatial_dims=3, image_size=(48, 64, 48), intensity="mr_percentile", resize_mode="pad_crop")
+    out = build_transforms(cfg, train=False, mask_key="mask")(src.records["train"][0])
+    assert tuple(out["mask"].shape) == (1, 48, 64, 48) and set(torch.unique(out["mask"]).tolist()) == {0, 1, 2}
+
+    rows = [f"images/{i:02d}_test.tif,1st_manual/{i:02d}_manual1.gif" for i in (1, 2, 3)]
+    (tmp_path / "drive.csv").write_text("image,mask\n" + "".join(
+        f"{drive / a},{drive / b}\n" for a, b in (r.split(",") for r in rows)))
+    src = load_source(tmp_path / "drive.csv", task="segmentation")
+    assert src.label_names == ["background", "1"] and (src.spatial_dims, src.in_channels) == (2, 3)
+    cfg = PreprocessConfig(spatial_dims=2, image_size=(128, 128), in_channels=3, intensity="uint8")
+    out = build_transforms(cfg, train=True, mask_key="mask")(src.records["train"][0])
+    assert tuple(out["image"].shape) == (3, 128, 128) and set(torch.unique(out["mask"]).tolist()) <= {0, 1}

@@ -134,3 +134,18 @@ def test_0_255_image_masks_become_binary(tmp_path):
                                                                "mask": str(tmp_path / "m.gif")})
     assert torch.unique(out["mask"]).tolist() == [0, 1] and int(out["mask"].sum()) == 12
     np.testing.assert_allclose(out["image"].numpy(), 90 / 255, rtol=1e-5)
+
+
+def test_dicom_folder_through_ct_window(tmp_path):
+    from medtl.data.synthetic import write_dicom_series
+
+    vol = np.full((6, 5, 4), 1024 + 40, np.int16)  # stored values; intercept -1024 -> 40 HU
+    vol[0] = 1024 + 240  # 240 HU along the first column
+    write_dicom_series(tmp_path / "ct", vol, spacing=(0.7, 0.7, 2.0))
+    cfg = PreprocessConfig(spatial_dims=3, image_size=(6, 5, 4), intensity="ct_window", window=(400, 40),
+                           resize_mode="pad_crop")
+    out = _run(cfg, str(tmp_path / "ct"))
+    assert tuple(out.shape) == (1, 6, 5, 4)
+    np.testing.assert_allclose(out[0, 1:].numpy(), 0.5, atol=1e-6)
+    np.testing.assert_allclose(out[0, 0].numpy(), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(out.affine.numpy()[:3, :3], axis=0), (0.7, 0.7, 2.0), atol=1e-5)

@@ -18,18 +18,19 @@ def weights_dir(tmp_path, monkeypatch):
     return tmp_path / "weights"
 
 
-def test_type_a_resnet18_equals_medicalnet_network(weights_dir):
-    """MedicalNet-18 has parameter-free type-A shortcuts; medtl's fixed identity projections must
-    reproduce that network exactly (eval mode)."""
+@pytest.mark.parametrize("depth,layers", [(18, [2, 2, 2, 2]), (10, [1, 1, 1, 1])])
+def test_type_a_files_equal_medicalnet_network(weights_dir, depth, layers):
+    """MedicalNet-18/34 have parameter-free type-A shortcuts; medtl's fixed identity projections
+    must reproduce that network exactly (eval mode). Any depth's type-A file loads this way."""
     torch.manual_seed(0)
-    state = resnet_state(18, dims=3, in_ch=1, shortcut="A", fc=False)
-    save(medicalnet_file(state), weights_dir, "resnet_18_23dataset.pth")
-    enc = create_encoder("resnet18", weights="medicalnet", spatial_dims=3, weights_dir=weights_dir).eval()
+    state = resnet_state(depth, dims=3, in_ch=1, shortcut="A", fc=False)
+    save(medicalnet_file(state), weights_dir, f"resnet_{depth}_23dataset.pth")
+    enc = create_encoder(f"resnet{depth}", weights="medicalnet", spatial_dims=3, weights_dir=weights_dir).eval()
     cfg = enc.pretrained_cfg
     assert (cfg.source, cfg.file_name, cfg.in_chans, cfg.mean, cfg.std) == (
-        "medicalnet", "resnet_18_23dataset.pth", 1, (0.0,), (1.0,))
+        "medicalnet", f"resnet_{depth}_23dataset.pth", 1, (0.0,), (1.0,))
     assert "type-A" in cfg.notes
-    ref = ResNet("basic", [2, 2, 2, 2], [64, 128, 256, 512], spatial_dims=3, n_input_channels=1,
+    ref = ResNet("basic", layers, [64, 128, 256, 512], spatial_dims=3, n_input_channels=1,
                  conv1_t_size=7, conv1_t_stride=2, shortcut_type="A", feed_forward=False)
     ref.load_state_dict(state, strict=True)
     x = torch.randn(1, 1, 32, 32, 32)

@@ -30,6 +30,9 @@ def test_unknown_names_sources_and_dims():
         create_encoder("tiny", spatial_dims=4)
     with pytest.raises(ConfigError, match="in_channels"):
         create_encoder("tiny", in_channels=0)
+    with pytest.raises(ConfigError, match="does not accept keep_classifier"):
+        create_encoder("tiny", keep_classifier=True)
+    assert create_encoder("tiny", weights=None, keep_classifier=None).pretrained_cfg.source == "none"
     with pytest.raises(ValueError, match="twice"):
         register_encoder("tiny")(lambda **kw: None)
 

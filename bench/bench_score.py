@@ -1,0 +1,180 @@
+"""Benchmark `medtl score` against a naive loop and the model's raw forward rate.
+
+    .venv/bin/python bench/bench_score.py --cases 500 --out bench/results/bench_score.json
+
+1. raw: forward passes on preloaded, preprocessed tensors (batched; the ceiling).
+2. naive: for each case read, preprocess, predict (batch 1), write the same per-case files.
+3. score(): the pipelined scorer (DataLoader workers, batches, writer thread), without and with
+   Grad-CAM.
+4. peak RSS of a scoring process (plus its loader workers) at 100 and 1000 cases (tiny model),
+   which must stay flat as the number of cases grows.
+Everything runs in one process on the same synthetic data, so the ratios are comparable even on a
+noisy shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def write_cases(folder: Path, n: int, size: int) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        arr = (rng.random((size, size)) * 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"case_{i:05d}.png")
+
+
+def make_model(path: Path, encoder: str, size: int) -> Path:
+    import torch
+
+    from medtl.data import PreprocessConfig
+    from medtl.models import ModelConfig, build_model, save_model_dir
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="classification", encoder=encoder, weights="none", spatial_dims=2, in_channels=1,
+                      num_classes=2)
+    pre = PreprocessConfig(spatial_dims=2, image_size=(size, size), in_channels=1, intensity="uint8")
+    save_model_dir(path, build_model(cfg).eval(), model_cfg=cfg, preprocess=pre, label_names=["a", "b"])
+    return path
+
+
+def raw_rate(model_dir: Path, data: Path, batch_size: int) -> float:
+    import torch
+
+    from medtl.data import PreprocessConfig, build_transforms, read_scan
+    from medtl.models import load_model_dir, predict_logits
+
+    loaded = load_model_dir(model_dir)
+    tf = build_transforms(PreprocessConfig.from_dict(loaded.preprocess), train=False)
+    x = torch.stack([tf({"image": read_scan(p)})["image"].as_tensor() for p in sorted(data.glob("*.png"))])
+    predict_logits(loaded.model, x[:batch_size])  # warm-up
+    t = time.perf_counter()
+    for i in range(0, len(x), batch_size):
+        predict_logits(loaded.model, x[i : i + batch_size])
+    return len(x) / (time.perf_counter() - t)
+
+
+def naive_rate(model_dir: Path, data: Path, out: Path) -> float:
+    import torch
+
+    from medtl.data import PreprocessConfig, build_transforms, read_scan
+    from medtl.fileio import append_line
+    from medtl.infer.geometry import make_preview
+    from medtl.infer.outputs import write_case_json, write_preview
+    from medtl.models import load_model_dir, predict_logits
+
+    loaded = load_model_dir(model_dir)
+    tf = build_transforms(PreprocessConfig.from_dict(loaded.preprocess), train=False)
+    t = time.perf_counter()
+    for path in sorted(data.glob("*.png")):
+        scan = read_scan(path)
+        x = tf({"image": scan})["image"]
+        p = torch.softmax(predict_logits(loaded.model, x[None]), 1)[0].tolist()
+        image, spacing, affine = make_preview(scan.array, scan.affine, False)
+        write_preview(out / path.stem / "preview.npz", image=image, spacing=spacing, affine=affine)
+        write_case_json(out / path.stem / "case.json", {"case_id": path.stem, "probabilities": p})
+        append_line(out / "predictions.csv", f"{path.stem},{p[0]:.6f},{p[1]:.6f}")
+    return len(list(data.glob("*.png"))) / (time.perf_counter() - t)
+
+
+def score_rate(model_dir: Path, data: Path, out: Path, *, cam: bool, batch_size: int, workers: int) -> float:
+    from medtl.infer.score import score
+
+    s = score(model_dir, [data], out, batch_size=batch_size, workers=workers, quiet=True, cam=cam)
+    assert s.failed == 0
+    return s.total / s.wall_s
+
+
+MEMORY_SNIPPET = """
+import resource, sys
+sys.path.insert(0, {repo!r})
+from medtl.infer.score import score
+s = score({model!r}, [{data!r}], {out!r}, batch_size=16, workers={workers}, quiet=True, cam=True)
+me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(me, kids, s.total)
+"""
+
+
+def peak_rss_mb(model: Path, data: Path, out: Path, workers: int) -> dict:
+    code = MEMORY_SNIPPET.format(repo=str(REPO), model=str(model), data=str(data), out=str(out), workers=workers)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    me, kids, total = (int(v) for v in res.stdout.split()[-3:])
+    return {"cases": total, "main_peak_rss_mb": me / 1024, "worker_peak_rss_mb": kids / 1024}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=500)
+    ap.add_argument("--encoder", default="efficientnet-lite0")
+    ap.add_argument("--image-size", type=int, default=64, help="model input (px)")
+    ap.add_argument("--png-size", type=int, default=128, help="synthetic PNG size (px)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--memory-cases", type=int, nargs="*", default=[100, 1000])
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "bench_score.json"))
+    args = ap.parse_args(argv)
+    import torch
+
+    with tempfile.TemporaryDirectory(prefix="medtl_bench_score_") as tmp:
+        tmp = Path(tmp)
+        write_cases(tmp / "data", args.cases, args.png_size)
+        model = make_model(tmp / "model", args.encoder, args.image_size)
+        res = {"cases": args.cases, "encoder": args.encoder, "image_size": args.image_size,
+               "batch_size": args.batch_size, "workers": args.workers, "torch_threads": torch.get_num_threads()}
+        res["raw_forward_per_s"] = raw_rate(model, tmp / "data", args.batch_size)
+        res["naive_per_s"] = naive_rate(model, tmp / "data", tmp / "naive")
+        res["score_per_s"] = score_rate(model, tmp / "data", tmp / "s1", cam=False, batch_size=args.batch_size,
+                                        workers=args.workers)
+        res["score_with_cam_per_s"] = score_rate(model, tmp / "data", tmp / "s2", cam=True,
+                                                 batch_size=args.batch_size, workers=args.workers)
+        res["speedup_vs_naive"] = res["score_per_s"] / res["naive_per_s"]
+        res["fraction_of_raw_forward"] = res["score_per_s"] / res["raw_forward_per_s"]
+        print(json.dumps(res, indent=2), flush=True)
+        tiny = make_model(tmp / "tiny", "tiny", 32)
+        res["memory"] = []
+        for n in args.memory_cases:
+            write_cases(tmp / f"mem{n}", n, 64)
+            res["memory"].append(peak_rss_mb(tiny, tmp / f"mem{n}", tmp / f"mem_out{n}", args.workers))
+            print(json.dumps(res["memory"][-1]), flush=True)
+    res["machine"] = {"cpu": _cpu(), "cores": _cores(), "python": platform.python_version(),
+                      "torch": torch.__version__, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+def _cpu() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""End-to-end training runs on tiny synthetic tasks: every task x strategy writes a usable model dir."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medtl.models import load_model_dir
+from medtl.train import evaluate, train
+
+from .helpers import check_run_dir, tiny_config
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "linear-probe", "finetune"])
+def test_classification_2d_npz(npz_2d, tmp_path, strategy):
+    result = train(tiny_config(npz_2d, tmp_path / strategy, strategy=strategy))
+    metrics = check_run_dir(result.run_dir, task="classification")
+    assert metrics["test"]["auc"] > 0.75 and metrics["test"]["accuracy"] > 0.6
+    assert metrics == result.metrics | {"wall_time_s": metrics["wall_time_s"]}
+    loaded = load_model_dir(result.run_dir)
+    assert loaded.label_names == ["0", "1"] and loaded.preprocess["intensity"] == "uint8"
+    assert loaded.preprocess["image_size"] == [32, 32]
+    again = evaluate(result.run_dir, npz_2d, "test")  # scoring path == training-time numbers
+    for key in ("auc", "accuracy", "sensitivity", "specificity"):
+        assert again[key] == pytest.approx(metrics["test"][key], abs=1e-6)
+    log = (result.run_dir / "train_log.jsonl")
+    if strategy == "linear-probe":
+        assert "probe_C" in metrics and not log.exists()
+    else:
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [r["epoch"] for r in rows] == [1, 2, 3]
+
+
+def test_classification_2d_png_manifest(png_manifest, tmp_path):
+    result = train(tiny_config(png_manifest, tmp_path / "run", strategy="finetune",
+                               extra=("finetune.gradual_every=1", "optim.layer_decay=0.8")))
+    metrics = check_run_dir(result.run_dir, task="classification")
+    assert metrics["test"]["auc"] > 0.75
+    assert load_model_dir(result.run_dir).label_names == ["absent", "present"]
+    rows = [json.loads(line) for line in (result.run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["unfrozen_groups"] for r in rows] == [0, 1, 2]
+
+
+def test_classification_3d_nifti(nifti_cls_manifest, tmp_path):
+    result = train(tiny_config(nifti_cls_manifest, tmp_path / "run", strategy="finetune", size=16, epochs=4))
+    metrics = check_run_dir(result.run_dir, task="classification")
+    assert metrics["test"]["auc"] > 0.75
+    assert load_model_dir(result.run_dir).preprocess["image_size"] == [16, 16, 16]
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "finetune"])
+def test_segmentation_2d(seg2d_manifest, tmp_path, strategy):
+    result = train(tiny_config(seg2d_manifest, tmp_path / "run", task="segmentation", strategy=strategy, epochs=4,
+                               extra=("optim.lr=0.03", "optim.encoder_lr=0.01")))
+    metrics = check_run_dir(result.run_dir, task="segmentation")
+    assert metrics["test"]["dice"] > 0.5 and metrics["test"]["dice_blob"] == metrics["test"]["dice"]
+
+
+def test_segmentation_3d_scratch_then_linear_probe(seg3d_manifest, tmp_path):
+    """3D: scratch, then a linear probe (frozen encoder + trained decoder) on that run's encoder."""
+    extra = ("optim.lr=0.03", "batch_size=4")
+    base = train(tiny_config(seg3d_manifest, tmp_path / "scratch", task="segmentation", size=16, epochs=5,
+                             extra=extra))
+    assert check_run_dir(base.run_dir, task="segmentation")["test"]["dice"] > 0.5
+    probe = train(tiny_config(seg3d_manifest, tmp_path / "probe", task="segmentation", strategy="linear-probe",
+                              size=16, epochs=2, extra=(*extra, f"model.weights={base.run_dir}")))
+    metrics = check_run_dir(probe.run_dir, task="segmentation")
+    assert metrics["test"]["dice"] > 0.5
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(base.run_dir / "model.safetensors")), load_file(str(probe.run_dir / "model.safetensors"))
+    enc = [k for k in a if k.startswith("encoder.") and "num_batches" not in k]
+    assert enc and all((a[k] == b[k]).all() for k in enc)  # the encoder stayed frozen, BN stats included
+    assert any(not (a[k] == b[k]).all() for k in a if k.startswith("decoder."))
+    info = json.loads((probe.run_dir / "model.json").read_text())
+    assert info["provenance"]["weights"] == str(base.run_dir)
