@@ -86,11 +86,12 @@ def load_torch_file(path: str | Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refused a global / reduce call
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).splitlines() if "global" in ln.lower() or "unsupported" in ln.lower()]
+        detail = lines[0][:200] if lines else type(exc).__name__
         raise WeightsError(
             f"refused to load: the pickle would run code or import objects that are not plain "
-            f"tensors ({first[:200]}). Only load weights from sources you trust, converted to "
-            "plain state dicts.", path=path, code="unsafe_weights") from None
+            f"tensors ({detail}). medtl never unpickles such files; convert them to a plain state "
+            "dict (or safetensors) from a source you trust.", path=path, code="unsafe_weights") from None
     except Exception as exc:  # truncated zip, not a torch file at all...
         raise WeightsError(f"cannot read weights file: {type(exc).__name__}: {str(exc)[:200]}",
                            path=path, code="weights_unreadable") from None

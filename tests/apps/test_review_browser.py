@@ -55,13 +55,26 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` (bounded). While Streamlit reruns, old and new elements can coexist for a
+    moment, so a Playwright error (e.g. two matches) just means "not yet"."""
+    from playwright.sync_api import Error as PlaywrightError
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except PlaywrightError:
+            value = None
         if value:
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _settle(page) -> None:
+    """Wait until the current rerun has finished (no element marked stale)."""
+    page.wait_for_timeout(300)
+    _wait_for(lambda: page.locator('[data-stale="true"]').count() == 0, what="the rerun to finish")
 
 
 def _pick(page, label: str, option: str) -> None:
@@ -71,6 +84,7 @@ def _pick(page, label: str, option: str) -> None:
 
     box, item = page.get_by_role("combobox", name=label), page.get_by_role("option", name=option, exact=True)
     for _ in range(5):
+        _settle(page)
         if not item.is_visible():
             box.click()
         try:
@@ -133,12 +147,14 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     _wait_for(lambda: "window -770 to 1730" in _caption(page), what="the bone window")
     slider = page.get_by_test_id("stMain").get_by_role("slider").first
     before = int(_caption(page).split()[2])  # "axial slice 7 · window ..."
+    _settle(page)
     slider.focus()
     slider.press("ArrowRight")
     slider.press("ArrowRight")
     _wait_for(lambda: _caption(page).startswith(f"axial slice {before + 2} "), what="the slice to move")
 
     # the coronal plane of a 0.8 x 0.8 x 2.5 mm volume keeps its physical proportions (38.4 x 30 mm)
+    _settle(page)
     page.get_by_text("coronal", exact=True).click()
     _wait_for(lambda: _caption(page).startswith("coronal"), what="the coronal plane")
     img = page.get_by_test_id("stImage").locator("img").first
@@ -151,20 +167,22 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     comment.click()
     page.keyboard.type("a rim artefact")
     page.get_by_role("heading", name="medtl review").click()  # leave the box: the comment is kept
-    page.wait_for_timeout(1500)
+    _settle(page)
     assert db.count() == 0
     page.keyboard.press("a")  # accept, by keyboard
     _wait_for(lambda: db.count() == 1, what="the accept decision")
     page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
 
     # next case by keyboard, then correct it to the other class
+    _settle(page)
     page.keyboard.press("n")
     _wait_for(lambda: page.get_by_role("combobox", name="Case").input_value() not in ("", target),
               what="the next case")
     correct = page.get_by_role("combobox", name="Correct class")
-    _wait_for(lambda: correct.count() == 1, what="the page to settle")  # the old case's widgets go
+    _settle(page)
     other = "absent" if "present" in correct.input_value() else "present"
     _pick(page, "Correct class", other)
+    _settle(page)
     page.get_by_role("button", name="Save correction").click()
     _wait_for(lambda: db.count() == 2, what="the correction")
     assert db.history()[-1].new_value == other

@@ -46,6 +46,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
         load_torch_file(path)
     assert info.value.code == "unsafe_weights"
     assert info.value.path == str(path) and "evil.pth" in str(info.value)
+    assert "system" in str(info.value)  # names the blocked callable
     assert not marker.exists()
     # the payload is real: an unsafe load would have run it (harmless here: touch in tmp_path)
     torch.load(path, weights_only=False)

@@ -48,7 +48,7 @@ def test_finetune_top_group_only_keeps_the_rest_identical():
     opt = _steps(model, plan)
     after = model.state_dict()
     in_opt = _in_optimizer(opt)
-    for name, params in groups[:-1]:
+    for _name, params in groups[:-1]:
         for p in params:
             assert not p.requires_grad and id(p) not in in_opt
     frozen = [k for k in before if k.startswith("encoder.") and "stages.3" not in k]

@@ -55,6 +55,9 @@ def test_segmentation_2d(seg2d_manifest, tmp_path, strategy):
                                extra=("optim.lr=0.03", "optim.encoder_lr=0.01")))
     metrics = check_run_dir(result.run_dir, task="segmentation")
     assert metrics["test"]["dice"] > 0.5 and metrics["test"]["dice_blob"] == metrics["test"]["dice"]
+    again = evaluate(result.run_dir, seg2d_manifest, "test")
+    assert again["dice"] == pytest.approx(metrics["test"]["dice"], abs=1e-5)
+    assert again["hd95"] == pytest.approx(metrics["test"]["hd95"], abs=1e-4)
 
 
 def test_segmentation_3d_scratch_then_linear_probe(seg3d_manifest, tmp_path):
@@ -75,3 +78,14 @@ def test_segmentation_3d_scratch_then_linear_probe(seg3d_manifest, tmp_path):
     assert any(not (a[k] == b[k]).all() for k in a if k.startswith("decoder."))
     info = json.loads((probe.run_dir / "model.json").read_text())
     assert info["provenance"]["weights"] == str(base.run_dir)
+
+
+def test_init_from_an_earlier_run_records_lineage(npz_2d, tmp_path):
+    first = train(tiny_config(npz_2d, tmp_path / "first", epochs=1))
+    second = train(tiny_config(npz_2d, tmp_path / "second", strategy="finetune", epochs=1,
+                               extra=(f"init_from={first.run_dir}", "finetune.lp_init=false")))
+    a = json.loads((first.run_dir / "model.json").read_text())
+    b = json.loads((second.run_dir / "model.json").read_text())
+    assert b["provenance"]["init_from"] == str(first.run_dir)
+    assert b["lineage"] == [{"model_id": a["model_id"], "path": str(first.run_dir)}]
+    assert str(first.run_dir) in (second.run_dir / "MODEL_CARD.md").read_text()
