@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -137,14 +138,18 @@ def show_viewer(args, stamp: float, run, case_id: str, settings) -> None:
     names = settings.preset_names(info.modality) + [MANUAL]
     preset_name = bottom[0].selectbox("Window preset", names, index=names.index(settings.default_for(info.modality)),
                                       key=f"preset__{case_id}")
-    if preset_name == MANUAL:
-        width = bottom[1].number_input("Window width", min_value=1.0, value=400.0, key="win_width")
-        level = bottom[1].number_input("Window level", value=40.0, key="win_level")
+    def preset_bounds(name: str) -> tuple[float, float]:
+        pr = settings.presets[name]
+        return (viewer.window_bounds(pr.width, pr.level) if pr.kind == "window"
+                else percentile_bounds(str(args.scores), stamp, case_id, pr.low, pr.high))
+
+    if preset_name == MANUAL:  # starts from the modality's default window
+        lo, hi = preset_bounds(settings.default_for(info.modality))
+        width = bottom[1].number_input("Window width", min_value=1e-3, value=float(hi - lo), key=f"win_w__{case_id}")
+        level = bottom[1].number_input("Window level", value=float((hi + lo) / 2), key=f"win_l__{case_id}")
         bounds = viewer.window_bounds(width, level)
     else:
-        pr = settings.presets[preset_name]
-        bounds = (viewer.window_bounds(pr.width, pr.level) if pr.kind == "window"
-                  else percentile_bounds(str(args.scores), stamp, case_id, pr.low, pr.high))
+        bounds = preset_bounds(preset_name)
     show_mask = show_cam = False
     opacity, mode = settings.opacity, "fill"
     if pv.mask is not None:
@@ -206,7 +211,7 @@ def show_case_panel(store: DecisionStore, run, case_id: str, reviewer: str | Non
               args=(store, run, case_id, reviewer, "correct"))
     if history:
         with st.expander(f"History ({len(history)})"):
-            st.dataframe(pd.DataFrame([d.__dict__ for d in history]).drop(columns=["id", "model_id", "case_id"]),
+            st.dataframe(pd.DataFrame([asdict(d) for d in history]).drop(columns=["id", "model_id", "case_id"]),
                          hide_index=True)
 
 
@@ -248,6 +253,7 @@ def main() -> None:
     if flash:
         getattr(st, flash[0])(flash[1])
     table = pd.DataFrame([r.as_dict() for r in rows], columns=list(worklist.WorklistRow.__dataclass_fields__))
+    table[["reviewer", "decided_at"]] = table[["reviewer", "decided_at"]].fillna("")
     numbers = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("confidence", "uncertainty")}
     st.dataframe(table, hide_index=True, column_config=numbers, height=min(36 * (len(rows) + 1) + 4, 220), key="table",
                  on_select=lambda: on_table_select([r.case_id for r in rows]), selection_mode="single-row")

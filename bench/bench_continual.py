@@ -34,7 +34,7 @@ def parent_run(data: Path, out: Path, args, extra=()) -> dict:
 
     if not (out / "metrics.json").is_file():
         cfg = load_config(overrides=[f"data.path={data}", f"out={out}", "model.encoder=efficientnet-lite0",
-                                     "model.weights=imagenet", "strategy=finetune", f"epochs={args.epochs}",
+                                     "model.weights=imagenet", f"strategy={args.strategy}", f"epochs={args.epochs}",
                                      f"preprocess.image_size={args.image_size}", "preprocess.in_channels=3",
                                      "quiet=true", f"seed={args.seed}", *extra])
         train(cfg)
@@ -88,11 +88,16 @@ def fit_task_b(model, cont, records, pre, args, log) -> float:
                              {"params": head_params, "lr": 1e-3}], weight_decay=1e-4)
     steps = args.epochs_b * math.ceil(len(records) / args.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
+    groups = model.encoder.param_groups()
+    top = groups[len(groups) - args.unfreeze_top:] if args.unfreeze_top else groups
     for epoch in range(args.epochs_b + 1):
         warm = epoch == 0
         model.train()
         _freeze_bn(model)
-        model.encoder.requires_grad_(not warm)
+        model.encoder.requires_grad_(False)
+        for _, params in ([] if warm else top):
+            for p in params:
+                p.requires_grad_(True)
         for b in _loader(records, pre, train=True, batch_size=args.batch_size, seed=args.seed, epoch=epoch):
             x, y = torch.as_tensor(b["image"]).float(), torch.as_tensor(b["label"]).long().reshape(-1)
             o = opt_head if warm else opt
@@ -108,7 +113,7 @@ def fit_task_b(model, cont, records, pre, args, log) -> float:
             o.step()
             if not warm:
                 sched.step()
-        log(f"  epoch {epoch} {'(head only) ' if warm else ''}loss {float(loss):.4f}")
+        log(f"  epoch {epoch} {'(head only) ' if warm else ''}last batch loss {loss.item():.4f}")
     model.encoder.requires_grad_(True)
     return time.perf_counter() - t0
 
@@ -127,6 +132,11 @@ def forgetting(args) -> dict:
     parent = load_model_dir(parent_dir)
     pre = PreprocessConfig.from_dict(parent.preprocess)
     src_a, src_b = parent_source(parent_dir), load_source(RETINA, task="classification")
+    b_train = src_b.records["train"]
+    if args.b_train_size and args.b_train_size < len(b_train):  # seeded subset (CPU budget)
+        from medtl.continual.rehearsal import stratified_indices
+
+        b_train = [b_train[i] for i in stratified_indices(b_train, args.b_train_size, seed=args.seed)]
     a_before = _auc(parent.model, src_a.records["test"], pre)
     log(f"task A (BreastMNIST) test AUC {a_before:.4f} (metrics.json {metrics_a['test']['auc']:.4f})")
     cfg_b = ModelConfig(task="classification", encoder="efficientnet-lite0", weights="imagenet", spatial_dims=2,
@@ -152,7 +162,7 @@ def forgetting(args) -> dict:
                                           if k.startswith("encoder.")]).mean())
                 cont.penalty.lam = args.alpha / mean_f
                 log(f"  EWC: mean Fisher {mean_f:.3g} -> lambda {cont.penalty.lam:.3g}")
-        seconds = fit_task_b(model, cont, src_b.records["train"], pre, args, log)
+        seconds = fit_task_b(model, cont, b_train, pre, args, log)
         b_auc = _auc(model, src_b.records["test"], pre)
         a_after = _auc(model, src_a.records["test"], pre, head=cont.old_head) if cont is not None else None
         rows.append({"run": name, "method": method, "task_a_before": a_before if cont else None,
@@ -172,8 +182,10 @@ def write_forgetting_docs(res: dict) -> None:
     a = res["args"]
     lines = ["# Forgetting benchmark: BreastMNIST (task A) then RetinaMNIST (task B)", "",
              f"EfficientNet-Lite0 (ImageNet), {a['image_size']} px, 3 channels. Task A: `medtl train` "
-             f"finetune (LP-FT defaults), {a['epochs']} epochs. Task B: new 5-class head on the task-A "
-             f"encoder, 1 epoch head only then {a['epochs_b']} epochs fine-tuning (AdamW, encoder lr "
+             f"{a['strategy']} (LP-FT defaults), {a['epochs']} epochs. Task B: new 5-class head on the task-A "
+             f"encoder, {a['b_train_size'] or 1080} training images (class-stratified), 1 epoch head only then "
+             f"{a['epochs_b']} epochs fine-tuning of {'the top ' + str(a['unfreeze_top']) if a['unfreeze_top'] else 'all'} "
+             f"encoder groups (AdamW, encoder lr "
              f"{a['encoder_lr']}, head lr 1e-3, BatchNorm statistics frozen), seed {a['seed']}. "
              f"L2-SP alpha {a['alpha']}, beta {a['beta']}; EWC lambda set so lambda * mean(F) = alpha "
              f"(Fisher from {a['ewc_batches']} batches of task A); rehearsal {a['rehearsal_size']} task-A "
@@ -281,7 +293,7 @@ def active(args) -> dict:
 def write_active_docs(res: dict) -> None:
     a, rows = res["args"], res["rows"]
     lines = ["# Active learning benchmark: BreastMNIST, uncertainty vs random selection", "",
-             f"Per seed: a model trained with `medtl train` (EfficientNet-Lite0 ImageNet, finetune, "
+             f"Per seed: a model trained with `medtl train` (EfficientNet-Lite0 ImageNet, {a['strategy']}, "
              f"{a['image_size']} px, {a['epochs']} epochs) on a random {int(100 * a['initial_fraction'])}% of "
              f"BreastMNIST's training labels scores the other training images; `select_cases` picks K = "
              f"{a['budget']} by uncertainty or at random; their true labels are revealed (as a reviewer "
@@ -313,7 +325,10 @@ def main() -> None:
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--strategy", default="finetune", help="medtl train strategy of the parent runs")
     p.add_argument("--epochs-b", type=int, default=4)
+    p.add_argument("--b-train-size", type=int, default=0, help="task-B training subset (0 = all 1080)")
+    p.add_argument("--unfreeze-top", type=int, default=0, help="task B: train only the top N encoder groups")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--encoder-lr", type=float, default=1e-4)
     p.add_argument("--methods", nargs="+", default=["none", "l2sp", "ewc", "rehearsal"])

@@ -78,7 +78,7 @@ class L2SP(_Penalty):
     ``encoder.*`` weights); ``None`` snapshots ``model`` now (the usual call, right after the
     parent weights were loaded). Parameters named in the anchor with the same shape are
     "shared" (``alpha``); other trainable parameters, and any whose name starts with one of
-    ``new_prefixes`` (e.g. ``("head.",)`` for a freshly initialised head), get ``beta``.
+    ``new_prefixes`` (e.g. ``("heads.main.",)`` for a freshly initialised head), get ``beta``.
     Frozen parameters (``requires_grad=False``) and inactive heads cannot drift and are skipped.
     """
 
@@ -107,11 +107,11 @@ class L2SP(_Penalty):
         for name, p in _trained_parameters(model):
             key = f"anchor.{name}"
             if key in self._tensors and self._tensors[key].shape == p.shape and not self._is_new(name):
-                drift.append((p.float() - self._on(key, p.device)).pow(2).sum())
-            else:
+                if self.alpha:
+                    drift.append((p.float() - self._on(key, p.device)).pow(2).sum())
+            elif self.beta:
                 new.append(p.float().pow(2).sum())
-        zero = _zero_like(model)
-        total = zero
+        total = _zero_like(model)
         if drift:
             total = total + 0.5 * self.alpha * torch.stack(drift).sum()
         if new:

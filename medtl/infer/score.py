@@ -71,13 +71,13 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     part, distributed = part_from_env(num_parts, part_id)
     out = Path(output)
     read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
-    out.mkdir(parents=True, exist_ok=True)
     cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "")
     out_r = out.resolve()
     cases = [c for c in cases if out_r != Path(c.path) and out_r not in Path(c.path).parents]  # not our outputs
     if not cases:
         raise MedtlError("no scans found in the inputs", path=", ".join(map(str, inputs)), code="usage")
     mine = part.select(cases)
+    out.mkdir(parents=True, exist_ok=True)
     clear_stale_parts(out, part)
     if resume and part.num_parts == 1:
         _remove_interrupted_writes(out)
@@ -125,6 +125,25 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
                         record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id)
 
 
+def _predict(predictor, group):
+    """Predictions for a same-shape group; if the batch fails, each case is retried alone so one
+    bad input (e.g. a volume too small for the network) fails only itself."""
+    import torch
+
+    try:
+        return list(zip(group, predictor(torch.stack([it.x for it in group]))))
+    except Exception as exc:
+        if len(group) == 1:
+            return [(group[0], exc)]
+    out = []
+    for item in group:
+        try:
+            out.append((item, predictor(item.x[None])[0]))
+        except Exception as exc:
+            out.append((item, exc))
+    return out
+
+
 def _remove_interrupted_writes(out: Path) -> None:
     """Temporary files left by a killed run (atomic_write names them ``.<name>.<random>.tmp``).
     Only done by a single-part run: another part may be writing right now."""
@@ -134,7 +153,6 @@ def _remove_interrupted_writes(out: Path) -> None:
 
 def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *, batch_size, workers,
                quiet, snapshot) -> None:
-    import torch
     from tqdm import tqdm
 
     from medtl.infer.manifest import PREDICTIONS, csv_row
@@ -162,8 +180,12 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
                     case = cases[item.index]
                     pending.append((item.index, pool.submit(writer.failed, case, item.code, item.message)))
             for group in group_by_shape([it for it in items if it.ok]):
-                preds = predictor(torch.stack([it.x for it in group]))
-                for item, pred in zip(group, preds):
+                for item, pred in _predict(predictor, group):
+                    if isinstance(pred, Exception):  # this case only; the rest of the run goes on
+                        failed = pool.submit(writer.failed, cases[item.index], "predict_failed",
+                                             f"{type(pred).__name__}: {pred}", item.input_sha256)
+                        pending.append((item.index, failed))
+                        continue
                     item.x = None  # free the tensor before the writer runs
                     pending.append((item.index, pool.submit(writer.finish, cases[item.index], item, pred)))
             drain(2 * max(1, batch_size))

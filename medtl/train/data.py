@@ -76,22 +76,27 @@ def strip_records(records: list[dict], task: str) -> list[dict]:
     return out
 
 
-def build_datasets(cfg: TrainConfig, source, preprocess, *, cache_dir: Path | None = None) -> dict:
-    """``{"train", "val", "test"}`` -> torch Dataset (train with augmentation)."""
+def make_split_dataset(cfg: TrainConfig, records: list[dict], preprocess, *, train: bool,
+                       cache_dir: Path | None = None):
+    """One split as a torch Dataset; ``train=True`` adds augmentation (after the cached part)."""
     from medtl.data import AugmentConfig, build_transforms, make_dataset
 
     mask_key = "mask" if cfg.task == "segmentation" else None
-    augment = AugmentConfig(**cfg.augment) if cfg.augment else AugmentConfig()
+    augment = (AugmentConfig(**cfg.augment) if cfg.augment else AugmentConfig()) if train else None
+    tf = build_transforms(preprocess, train=train, keys=("image",), mask_key=mask_key, augment=augment)
+    return make_dataset(strip_records(records, cfg.task), tf, cache=cfg.data.cache, cache_dir=cache_dir)
+
+
+def build_datasets(cfg: TrainConfig, source, preprocess, *, augment_train: bool = True,
+                   cache_dir: Path | None = None) -> dict:
+    """``{"train", "val", "test"}`` -> torch Dataset (train with augmentation unless told otherwise)."""
     out = {}
     for split in ("train", "val", "test"):
         records = source.records.get(split) or []
         if split in ("train", "val") and not records:
             raise DataError(f"the {split} split is empty", path=source.source)
-        train = split == "train"
-        tf = build_transforms(preprocess, train=train, keys=("image",), mask_key=mask_key,
-                              augment=augment if train else None)
-        out[split] = make_dataset(strip_records(records, cfg.task), tf, cache=cfg.data.cache,
-                                  cache_dir=None if cache_dir is None else cache_dir / split)
+        out[split] = make_split_dataset(cfg, records, preprocess, train=augment_train and split == "train",
+                                        cache_dir=None if cache_dir is None else cache_dir / split)
     return out
 
 

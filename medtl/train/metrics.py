@@ -11,6 +11,7 @@ AUC with one class present, HD95 with an empty mask everywhere) is reported as `
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -87,7 +88,9 @@ def classification_metrics(
             auc = _num(np.mean(aucs))
         out["auc"] = auc
     out["accuracy"] = _num((pred == y).mean())
-    out["balanced_accuracy"] = _num(balanced_accuracy_score(y, pred)) if n else None
+    with warnings.catch_warnings():  # one class present: sklearn warns, the value is still defined
+        warnings.simplefilter("ignore")
+        out["balanced_accuracy"] = _num(balanced_accuracy_score(y, pred)) if n else None
     if k == 2:
         sens, spec = _binary_sens_spec(y, pred)
     else:
@@ -129,8 +132,6 @@ class SegmentationMeter:
             m1 = one_hot(mask.long(), self.k).float()
             self.dice(p1, m1)
             if self.hd is not None:
-                import warnings
-
                 with warnings.catch_warnings():  # empty prediction or label -> nan/inf, handled below
                     warnings.simplefilter("ignore")
                     self.hd(p1, m1, spacing=spacing)

@@ -12,6 +12,7 @@ import torch
 from medtl.errors import ConfigError
 from medtl.train import checkpoint as ckpt
 from medtl.train.config import TrainConfig
+from medtl.train.finalize import finalize
 from medtl.train.loop import Runtime, fit, resolve_runtime, seed_everything
 from medtl.train.strategies import make_plan
 
@@ -73,9 +74,10 @@ def _init_from(model, path: str) -> tuple[dict, list]:
     return info, lineage
 
 
-def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, preprocess) -> tuple:
+def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, preprocess, *,
+                  augmented_train: bool) -> tuple:
     """Fit the head on cached embeddings; returns (ProbeResult, {split: (features, labels)})."""
-    from medtl.train.data import make_loader
+    from medtl.train.data import make_loader, make_split_dataset
     from medtl.train.embeddings import EmbeddingCache, cache_key, compute_embeddings
     from medtl.train.probe import fit_probe
 
@@ -90,10 +92,15 @@ def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, prepro
         key = cache_key(fingerprint=source.fingerprint, split=split, preprocess=pre, encoder=cfg.model.encoder,
                         in_channels=model.encoder.in_channels, weights=str(cfg.model.weights),
                         weights_sha256=getattr(pcfg, "sha256", None), seed=cfg.seed)
-        loader = make_loader(ds, batch_size=max(cfg.batch_size, 32), shuffle=False, seed=cfg.seed,
-                             num_workers=cfg.data.num_workers)
-        feats[split] = cache.get_or_compute(key, lambda loader=loader: compute_embeddings(model.encoder, loader, rt),
-                                            write=rt.ctx.is_main)
+
+        def compute(split=split, ds=ds):
+            if split == "train" and augmented_train:  # features of the un-augmented images
+                ds = make_split_dataset(cfg, source.records["train"], preprocess, train=False)
+            loader = make_loader(ds, batch_size=max(cfg.batch_size, 32), shuffle=False, seed=cfg.seed,
+                                 num_workers=cfg.data.num_workers)
+            return compute_embeddings(model.encoder, loader, rt)
+
+        feats[split] = cache.get_or_compute(key, compute, write=rt.ctx.is_main)
     rt.log(f"embeddings: {cache.hits} cached, {cache.misses} computed ({cache.folder})")
     result = fit_probe(feats["train"], feats["val"], num_classes=len(source.label_names),
                        multilabel=source.multilabel, c_grid=list(cfg.linear_probe.c_grid),
@@ -124,7 +131,9 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
     init_info, lineage = _init_from(model, cfg.init_from) if cfg.init_from else (None, [])
     preprocess = derive_preprocess(cfg, source, model.encoder.pretrained_cfg, model_cfg.in_channels)
-    datasets = build_datasets(cfg, source, preprocess)
+    is_clf = cfg.task == "classification"
+    probe_only = is_clf and cfg.strategy == "linear-probe"  # no augmented training set needed
+    datasets = build_datasets(cfg, source, preprocess, augment_train=not probe_only)
     model.to(rt.device)
     if rt.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -132,13 +141,12 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     k = len(source.label_names)
     resuming = cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).is_file()
     probe, history, feats = None, [], None
-    is_clf = cfg.task == "classification"
     if is_clf and (cfg.strategy == "linear-probe" or (cfg.strategy == "finetune" and cfg.finetune.lp_init)) \
             and not resuming:
-        probe, feats = _linear_probe(model, datasets, source, cfg, rt, preprocess)
+        probe, feats = _linear_probe(model, datasets, source, cfg, rt, preprocess, augmented_train=not probe_only)
         history = probe.history
     best_epoch, epochs_run = 0, 0
-    if not (is_clf and cfg.strategy == "linear-probe"):
+    if not probe_only:
         weights = class_weights(source, k).to(rt.device) if is_clf else None
         loss_fn = build_loss(cfg, multilabel=source.multilabel, class_weights=weights)
         sw = sample_weights(source, k) if is_clf and cfg.data.balance == "sampler" and not source.multilabel else None
@@ -148,8 +156,6 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         if (run_dir / "checkpoints" / ckpt.BEST).is_file():
             ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)
         feats = None  # the encoder changed: evaluate through the model
-    from medtl.train.finalize import finalize
-
     metrics = finalize(model, model_cfg, cfg, source, datasets, preprocess, rt, run_dir, feats=feats,
                        history=history, best_epoch=best_epoch, epochs_run=epochs_run, init_info=init_info,
                        lineage=lineage, probe_c=probe.C if probe else None, t0=t0)

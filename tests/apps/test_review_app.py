@@ -63,6 +63,12 @@ def test_worklist_viewer_and_decisions(monkeypatch, cls3, tmp_path):
     at.button(key="accept").click().run()
     assert not at.exception
     assert at.text_area(key=f"comment__{second}").value == ""  # cleared after saving
+    # manual window: starts from the CT default (400/40), then follows the numbers typed
+    at.selectbox(key=f"preset__{second}").select("Manual width/level").run()
+    assert at.number_input(key=f"win_w__{second}").value == 400.0
+    at.number_input(key=f"win_w__{second}").set_value(100.0).run()
+    at.number_input(key=f"win_l__{second}").set_value(0.0).run()
+    assert "window -50 to 50" in _caption(at)
     # correct the first case to the other class
     first = table["case_id"].iloc[0]
     at.selectbox(key="case").select(first).run()
@@ -132,3 +138,32 @@ def test_2d_case_and_bad_folder(monkeypatch, tmp_path):
     bad = AppTest.from_file(APP, default_timeout=60)
     bad.run()
     assert "scoring output folder not found" in bad.error[0].value
+
+
+def test_oidc_configured_but_not_logged_in_cannot_decide(monkeypatch, cls3, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["review_app.py", "--scores", str(cls3), "--db", str(tmp_path / "r.sqlite")])
+    # as if .streamlit/secrets.toml had an [auth] section (no identity provider is reachable here)
+    monkeypatch.setattr("streamlit.user_info.get_secrets_auth_section", lambda: {"client_id": "medtl"})
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.sidebar.button] == ["Log in"]
+    assert not [t for t in at.text_input if t.key == "reviewer_name"]  # no free-text name under OIDC
+    assert at.button(key="accept").disabled and at.button(key="correct").disabled
+
+
+def test_two_reviewers_at_once(monkeypatch, cls3, tmp_path):
+    db = tmp_path / "r.sqlite"
+    ada, bob = _app(monkeypatch, cls3, db), _app(monkeypatch, cls3, db)
+    case = ada.selectbox(key="case").value
+    assert bob.selectbox(key="case").value == case  # both start on the least certain case
+    ada.text_input(key="reviewer_name").input("Dr Ada").run()
+    bob.text_input(key="reviewer_name").input("Dr Bob").run()
+    ada.button(key="accept").click().run()
+    bob.button(key="reject").click().run()
+    first, second = DecisionStore(db).history(case_id=case)
+    assert (first.reviewer, second.reviewer) == ("Dr Ada", "Dr Bob")
+    assert second.previous_value == first.new_value  # Bob's decision chains on Ada's, nothing lost
+    ada.run()  # Ada's worklist shows the latest state
+    row = ada.dataframe[0].value.set_index("case_id").loc[case]
+    assert (row["status"], row["reviewer"]) == ("rejected", "Dr Bob")

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from medtl.review.sample import write_sample_scores
+from medtl.review.scores import load_scores
 from medtl.review.store import DecisionStore
+from medtl.review.worklist import build_worklist
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -138,11 +140,17 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     db = DecisionStore(out.parent / "review.sqlite")
 
     # open the second case of the worklist, change window preset and slice
-    cases = sorted(p.name for p in (out / "cases").iterdir())
-    first = page.get_by_role("combobox", name="Case").input_value() or cases[0]
-    target = next(c for c in cases if c != first)
-    _pick(page, "Case", target)
-    _wait_for(lambda: target in page.get_by_test_id("stMain").inner_text(), what="the case to open")
+    # the worklist opens on the least certain case; click the third row of the table to open that case
+    order = [r.case_id for r in build_worklist(load_scores(out).cases.values(), {})]
+    case_box = page.get_by_role("combobox", name="Case")
+    assert case_box.input_value() == order[0]
+    _settle(page)
+    grid = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 35 * 3 + 17)  # the row-selection column, third row
+    _wait_for(lambda: case_box.input_value() == order[2], what="the clicked case to open")
+    _pick(page, "Case", order[1])  # and the case picker
+    target = order[1]
+    _wait_for(lambda: case_box.input_value() == target, what="the picked case to open")
     _pick(page, "Window preset", "CT bone")
     _wait_for(lambda: "window -770 to 1730" in _caption(page), what="the bone window")
     slider = page.get_by_test_id("stMain").get_by_role("slider").first
@@ -186,4 +194,7 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     page.get_by_role("button", name="Save correction").click()
     _wait_for(lambda: db.count() == 2, what="the correction")
     assert db.history()[-1].new_value == other
+    # a browser refresh loses nothing: the worklist still counts both decisions
+    page.reload()
+    _wait_for(lambda: "2/4 reviewed" in page.get_by_test_id("stSidebar").inner_text(), what="the reloaded worklist")
     assert (tmp_path / "review.png").stat().st_size > 10_000

@@ -131,3 +131,46 @@ def test_output_inside_input_is_not_rescored(cls_model, tmp_path):
     score(cls_model, [tmp_path / "in"], tmp_path / "in" / "out", workers=0, quiet=True)
     s = score(cls_model, [tmp_path / "in"], tmp_path / "in" / "out", workers=0, quiet=True)
     assert s.total == 2
+
+
+def test_a_case_the_model_cannot_take_fails_alone():
+    """When a batch fails, each case is retried alone: only the bad one fails (predict_failed)."""
+    import torch
+
+    from medtl.infer.score import _predict
+
+    class Picky:
+        def __call__(self, x):
+            if x.shape[0] > 1 or x[0].sum() < 0:
+                raise RuntimeError("boom")
+            return [x[0]]
+
+    class It:
+        def __init__(self, v):
+            self.x = torch.full((1, 2, 2), float(v))
+
+    items = [It(1), It(-1), It(2)]
+    out = _predict(Picky(), items)
+    assert [type(p).__name__ for _, p in out] == ["Tensor", "RuntimeError", "Tensor"]
+
+
+def test_manifest_csv_input(cls_model, tmp_path):
+    helpers.write_pngs(tmp_path / "data" / "imgs", 3)
+    (tmp_path / "data" / "list.csv").write_text("image,label\nimgs/img_002.png,a\nimgs/img_000.png,b\n")
+    s = score(cls_model, [tmp_path / "data" / "list.csv"], tmp_path / "out", workers=0, quiet=True)
+    assert s.ok == 2
+    assert [(r["case_id"], r["source"]) for r in _rows(tmp_path / "out")] == [
+        ("imgs__img_002", "imgs/img_002.png"), ("imgs__img_000", "imgs/img_000.png")]
+    manifest = json.loads((tmp_path / "out" / "run_manifest.json").read_text())
+    assert manifest["cases"]["imgs__img_002"]["root"] == str((tmp_path / "data").resolve())
+
+
+def test_anonymised_ids_are_stable_across_resume(cls_model, tmp_path):
+    helpers.write_pngs(tmp_path / "DOE_JANE", 2)
+    out = tmp_path / "out"
+    score(cls_model, [tmp_path / "DOE_JANE"], out, anonymise_ids=True, workers=0, quiet=True)
+    first = _rows(out)
+    s = score(cls_model, [tmp_path / "DOE_JANE"], out, anonymise_ids=True, resume=True, workers=0, quiet=True)
+    assert s.skipped == 2 and _rows(out) == first
+    assert all(r["case_id"].startswith("c") and "img" not in r["case_id"] for r in first)
+    assert sorted(p.name for p in (out / "cases").iterdir()) == sorted(r["case_id"] for r in first)

@@ -23,6 +23,11 @@ def test_review_refuses_a_bad_scores_folder_with_exit_2(tmp_path, capsys):
     assert "run_manifest.json" in capsys.readouterr().err
 
 
+def test_review_refuses_a_database_in_a_missing_folder(cls3, tmp_path, capsys):
+    assert main(["review", "--scores", str(cls3), "--db", str(tmp_path / "no" / "r.sqlite")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
 def test_streamlit_command_is_local_headless_and_private(tmp_path):
     cmd = streamlit_command(tmp_path / "out", tmp_path / "r.sqlite", port=8600, host="127.0.0.1")
     opts = dict(zip(cmd[::1], cmd[1:]))

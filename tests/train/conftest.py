@@ -124,3 +124,21 @@ def seg3d_manifest(tmp_path: Path) -> Path:
     path = _write_manifest(tmp_path / "seg3d.csv", rows)
     (tmp_path / "seg3d.json").write_text(json.dumps({"label_names": ["background", "blob"]}))
     return path
+
+
+@pytest.fixture
+def npz_multilabel(tmp_path: Path) -> Path:
+    """Multi-label npz: label 0 = blob present, label 1 = bright background."""
+    rng = np.random.default_rng(5)
+    arrays = {}
+    for split, n in (("train", 48), ("val", 16), ("test", 16)):
+        labels = np.stack([np.arange(n) % 2, (np.arange(n) // 2) % 2], axis=1)
+        images = []
+        for a, b in labels:
+            img, _ = blob_image(rng, 32, 2, bool(a))
+            images.append(np.clip(img.astype(int) + 60 * int(b), 0, 255).astype(np.uint8))
+        arrays[f"{split}_images"] = np.stack(images)
+        arrays[f"{split}_labels"] = labels.astype(np.uint8)
+    path = tmp_path / "multi.npz"
+    np.savez(path, **arrays)
+    return path

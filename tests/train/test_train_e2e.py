@@ -89,3 +89,12 @@ def test_init_from_an_earlier_run_records_lineage(npz_2d, tmp_path):
     assert b["provenance"]["init_from"] == str(first.run_dir)
     assert b["lineage"] == [{"model_id": a["model_id"], "path": str(first.run_dir)}]
     assert str(first.run_dir) in (second.run_dir / "MODEL_CARD.md").read_text()
+
+
+@pytest.mark.parametrize("strategy", ["scratch", "linear-probe"])
+def test_multilabel_classification(npz_multilabel, tmp_path, strategy):
+    result = train(tiny_config(npz_multilabel, tmp_path / strategy, strategy=strategy, epochs=4))
+    metrics = check_run_dir(result.run_dir, task="classification")
+    assert metrics["test"]["auc"] > 0.7
+    loaded = load_model_dir(result.run_dir)
+    assert loaded.multilabel and loaded.label_names == ["0", "1"]

@@ -1,0 +1,131 @@
+"""Label efficiency: 10/25/50/100 % of the training labels, scratch vs linear probe vs fine-tune.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_label_efficiency.py --dataset breastmnist
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_label_efficiency.py --dataset hippocampus --seeds 0
+
+For each (fraction, seed) a class-stratified subset of the training split is drawn with that seed
+(validation and test stay whole) and written under --work (a MedMNIST npz copy, or a manifest);
+each arm then trains on it from the dataset's config. The claim tested: a pretrained strategy with
+25 % of the labels matches or beats scratch with 100 %. Results:
+docs/benchmarks/label_efficiency_<dataset>.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common import (
+    CONFIGS,
+    DATA,
+    base_parser,
+    commands_block,
+    common_overrides,
+    fmt,
+    machine_info,
+    machine_line,
+    markdown_table,
+    subset_npz,
+    summarize,
+    write_results,
+)
+from compare import run_arms, strategy_arms
+from manifests import hippocampus_manifest
+
+DATASETS = {
+    "breastmnist": {"config": "breastmnist.yaml", "metric": "auc", "scratch_lr": 0.001,
+                    "data": DATA / "breastmnist" / "breastmnist.npz"},
+    "hippocampus": {"config": "hippocampus.yaml", "metric": "dice", "scratch_lr": 0.002,
+                    "data": DATA / "msd_hippocampus"},
+}
+
+
+def subset(dataset: str, src: Path, work: Path, fraction: float, seed: int) -> Path:
+    folder = work / "subsets" / f"f{round(fraction * 100):03d}_s{seed}"
+    if dataset == "hippocampus":
+        return hippocampus_manifest(src, folder, fraction=fraction, fraction_seed=seed)
+    return src if fraction >= 1.0 else subset_npz(src, folder, fraction, seed)
+
+
+def plot(summary: list[dict], metric: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from medtl.fileio import atomic_write
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for arm in dict.fromkeys(s["arm"] for s in summary):
+        pts = sorted((s["fraction"], *s[metric]) for s in summary if s["arm"] == arm)
+        xs, ms, ss = zip(*pts)
+        ax.errorbar([100 * x for x in xs], ms, yerr=ss, marker="o", capsize=3, label=arm)
+    ax.set_xscale("log")
+    ax.set_xticks([10, 25, 50, 100], labels=["10", "25", "50", "100"])
+    ax.set_xlabel("% of training labels")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = base_parser(__doc__.splitlines()[0], name="label_efficiency")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="breastmnist")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
+    p.add_argument("--arms", nargs="+", default=["scratch", "linear-probe", "finetune"],
+                   choices=("scratch", "linear-probe", "finetune"))
+    args = p.parse_args(argv)
+    spec = DATASETS[args.dataset]
+    work = args.work / args.dataset
+    src = args.data or spec["data"]
+    arms = strategy_arms(CONFIGS / spec["config"], scratch=[f"optim.lr={spec['scratch_lr']}"], which=args.arms)
+    for arm in arms:
+        arm.deterministic = False  # each seed draws another subset
+    rows = []
+    for fraction in args.fractions:
+        for seed in args.seeds:
+            data = subset(args.dataset, src, work, fraction, seed)
+            for row in run_arms(arms, data, work / f"f{round(fraction * 100):03d}", [seed],
+                                extra=common_overrides(args)):
+                row["fraction"] = fraction
+                row["group"] = f"{row['arm']} @ {round(fraction * 100)}%"
+                rows.append(row)
+    metric = spec["metric"]
+    summary = summarize(rows, [metric], group="group")
+    for s in summary:
+        first = next(r for r in rows if r["group"] == s["group"])
+        s["arm"], s["fraction"] = first["arm"], first["fraction"]
+    docs = Path(args.docs)
+    name = f"label_efficiency_{args.dataset}"
+    info = machine_info()
+    plot(summary, metric, docs / f"{name}.png", f"{args.dataset}: label efficiency")
+    table = markdown_table(["arm", "% labels", "n seeds", f"test {metric}", "wall time (s)"],
+                           [[s["arm"], round(100 * s["fraction"]), s["n"], fmt(s[metric]), fmt(s["wall_time_s"], 0)]
+                            for s in summary])
+    md = (f"# Label efficiency: {args.dataset}\n\nMachine: {machine_line(info)}\n\n"
+          f"Subsets: class-stratified draws of the training split, one per seed (validation/test whole).\n\n"
+          f"{table}\n![label efficiency]({name}.png)\n\n{_verdict(summary, metric)}\n\n"
+          f"Commands:\n\n{commands_block(rows)}")
+    write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
+                               "runs": rows}, md)
+    return 0
+
+
+def _verdict(summary: list[dict], metric: str) -> str:
+    """Does a pretrained strategy at 25 % match or beat scratch at 100 %? (means compared)"""
+    scratch = next((s[metric][0] for s in summary if s["arm"] == "scratch" and s["fraction"] >= 1.0), None)
+    at25 = {s["arm"]: s[metric][0] for s in summary if s["arm"] != "scratch" and abs(s["fraction"] - 0.25) < 1e-9}
+    if scratch is None or not at25:
+        return "Claim (pretrained @ 25 % >= scratch @ 100 %): not tested (a needed point was not run)."
+    best = max(at25, key=at25.get)
+    ok = at25[best] >= scratch
+    return (f"Claim (pretrained @ 25 % >= scratch @ 100 %): {'met' if ok else 'NOT met'} -- "
+            f"{best} @ 25 %: {at25[best]:.3f} vs scratch @ 100 %: {scratch:.3f} (test {metric}, means).")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Shared helpers of the benchmark scripts: machine info, training runs, statistics, subsets, results.
+
+Every benchmark trains through medtl's public API (``medtl.train.load_config`` + ``train``), starting
+from a dataset's ``configs/<dataset>.yaml``, so a row of a results table is reproduced by the
+``medtl train`` command recorded beside it. Work (model directories, embedding caches, subsets) goes
+under the ``--work`` folder; results (JSON, Markdown, PNG) go to ``--docs`` (docs/benchmarks/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
+CONFIGS = ROOT / "configs"
+DOCS = ROOT / "docs" / "benchmarks"
+
+
+# ------------------------------------------------------------------ command line
+def base_parser(description: str, *, seeds: Sequence[int] = (0, 1, 2), name: str = "bench") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", type=Path, help="dataset (default: the copy under ../shared/data)")
+    p.add_argument("--work", type=Path, default=Path("/tmp/medtl-bench") / name,
+                   help="folder for model directories, caches and subsets")
+    p.add_argument("--docs", type=Path, default=DOCS, help="where results (JSON, Markdown, PNG) are written")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    p.add_argument("--epochs", type=int, help="override the config's epochs (smoke tests)")
+    p.add_argument("--image-size", type=int, help="override the config's image size (smoke tests)")
+    p.add_argument("--encoder", help="override the config's encoder (smoke tests: tiny)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    return p
+
+
+def common_overrides(args) -> list[str]:
+    """The overrides every run of a script gets from its command line."""
+    out = [f"device={args.device}", "quiet=true"]
+    if args.epochs:
+        out.append(f"epochs={args.epochs}")
+    if args.image_size:
+        out.append(f"preprocess.image_size={args.image_size}")
+    if args.encoder:
+        out.append(f"model.encoder={args.encoder}")
+        if args.encoder == "tiny":
+            out.append("model.weights=none")
+    return out
+
+
+# ------------------------------------------------------------------ machine
+def machine_info() -> dict:
+    import monai
+    import torch
+
+    import medtl
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    info = {
+        "cpu": cpu, "cores": cores, "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "monai": monai.__version__, "medtl": getattr(medtl, "__version__", "?"),
+        "python": platform.python_version(), "os": platform.platform(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    try:
+        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return info
+
+
+# ------------------------------------------------------------------ runs
+@dataclass
+class Arm:
+    """One column of a comparison: a config file plus overrides (e.g. another strategy)."""
+
+    name: str
+    config: Path
+    overrides: list[str] = field(default_factory=list)
+    deterministic: bool = False  # same result for every seed (e.g. a probe on cached features): run one
+
+
+def cli_command(config: Path, data: Path, out: Path, overrides: Iterable[str]) -> str:
+    """The ``medtl train`` command equivalent to one benchmark run."""
+    def rel(p) -> str:  # repository-relative where possible (../shared/data/..., configs/...)
+        return os.path.relpath(Path(p).resolve(), ROOT) if Path(p).is_absolute() or Path(p).exists() else str(p)
+
+    parts = ["medtl", "train", "--config", rel(config), "--data", rel(data), "--out", str(out)]
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key in ("quiet", "device", "data.path", "out"):
+            continue
+        parts += ["--seed", value] if key == "seed" else ["--set", item]
+    return shlex.join(parts)
+
+
+def train_run(arm: Arm, data: Path, out: Path, *, seed: int, extra: Sequence[str] = ()) -> dict:
+    """Train one model (reusing ``out`` when it already finished) and return its result row."""
+    from medtl.train import load_config, train
+
+    # An encoder swap from the command line (smoke tests) is a base setting that an arm may refine
+    # (e.g. model.weights=RUN_DIR); everything else in ``extra`` wins over the arm.
+    base = [o for o in extra if o.startswith(("model.encoder=", "model.weights="))]
+    overrides = [*base, *arm.overrides, f"seed={seed}", *[o for o in extra if o not in base]]
+    metrics_file = out / "metrics.json"
+    t0 = time.perf_counter()
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        reused = True
+    else:
+        cfg = load_config(arm.config, [*overrides, f"data.path={data}", f"out={out}"])
+        metrics = train(cfg).metrics
+        reused = False
+    return {
+        "arm": arm.name, "seed": seed, "run_dir": str(out), "reused": reused,
+        "wall_time_s": metrics.get("wall_time_s", round(time.perf_counter() - t0, 2)),
+        "epochs": metrics.get("epochs"), "val": metrics.get("val"), "test": metrics.get("test"),
+        "command": cli_command(arm.config, data, out, overrides),
+    }
+
+
+# ------------------------------------------------------------------ statistics
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value); NaNs are dropped."""
+    vals = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+    if len(vals) == 0:
+        return float("nan"), float("nan")
+    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+
+
+def summarize(rows: list[dict], metrics: Sequence[str], *, split: str = "test", group: str = "arm") -> list[dict]:
+    """Per group (in first-seen order): n, mean/std of each metric, mean wall time."""
+    order: list = []
+    for r in rows:
+        if r[group] not in order:
+            order.append(r[group])
+    out = []
+    for g in order:
+        rs = [r for r in rows if r[group] == g]
+        item = {group: g, "n": len(rs), "seeds": [r.get("seed") for r in rs]}
+        for m in metrics:
+            item[m] = mean_std([(r.get(split) or {}).get(m, float("nan")) for r in rs])
+        item["wall_time_s"] = mean_std([r.get("wall_time_s") for r in rs])
+        out.append(item)
+    return out
+
+
+def fmt(ms: tuple[float, float], digits: int = 3) -> str:
+    m, s = ms
+    if m is None or math.isnan(m):
+        return "n/a"
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(summary: list[dict], metrics: Sequence[str], *, group: str = "arm") -> str:
+    headers = [group, "n seeds", *[f"test {m}" for m in metrics], "wall time (s)"]
+    rows = [[s[group], s["n"], *[fmt(s[m]) for m in metrics], fmt(s["wall_time_s"], 0)] for s in summary]
+    return markdown_table(headers, rows)
+
+
+# ------------------------------------------------------------------ subsets (label efficiency)
+def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A seeded class-stratified subset (at least one item per class), sorted."""
+    labels = np.asarray(labels).reshape(len(labels), -1)[:, 0]
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n = max(1, int(round(fraction * len(idx))))
+        keep.append(rng.choice(idx, size=n, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def subset_npz(src: Path, dst_dir: Path, fraction: float, seed: int) -> Path:
+    """Copy a MedMNIST npz keeping ``fraction`` of its train split (val/test unchanged).
+
+    The copy keeps the file name, so medtl still recognises the dataset (label names, modality).
+    """
+    from medtl.fileio import atomic_write_bytes
+
+    dst = Path(dst_dir) / Path(src).name
+    if dst.is_file():
+        return dst
+    with np.load(src, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    idx = stratified_indices(arrays["train_labels"], fraction, seed)
+    arrays["train_images"], arrays["train_labels"] = arrays["train_images"][idx], arrays["train_labels"][idx]
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(dst, buf.getvalue())
+    return dst
+
+
+# ------------------------------------------------------------------ results
+def write_results(docs: Path, name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
+    """``docs/<name>.json`` and ``docs/<name>.md``, written atomically."""
+    from medtl.fileio import atomic_write_json, atomic_write_text
+
+    docs = Path(docs)
+    docs.mkdir(parents=True, exist_ok=True)
+    jpath, mpath = docs / f"{name}.json", docs / f"{name}.md"
+    atomic_write_json(jpath, payload)
+    atomic_write_text(mpath, markdown)
+    return jpath, mpath
+
+
+def commands_block(rows: list[dict]) -> str:
+    cmds = [r["command"] for r in rows if r.get("command")]
+    return "```\n" + "\n".join(cmds) + "\n```\n" if cmds else ""
+
+
+def machine_line(info: dict) -> str:
+    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
+    load = f", 1-min load {info['load_avg_1m']}" if "load_avg_1m" in info else ""
+    return (f"{info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch threads{gpu}{load}); "
+            f"torch {info['torch']}, MONAI {info['monai']}, medtl {info['medtl']}; {info['date_utc']}")

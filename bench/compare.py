@@ -1,0 +1,89 @@
+"""Strategy comparison on one dataset: arms x seeds -> results table (JSON + Markdown).
+
+Used by the per-dataset scripts (bench_breastmnist.py, bench_retinamnist.py, bench_adrenal.py,
+bench_hippocampus.py, bench_drive.py). Each arm is a config file plus overrides; every run is a
+normal ``medtl.train.train`` model directory under ``WORK/runs/<arm>/seed<k>``, reused when it
+already finished (so an interrupted benchmark continues where it stopped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from common import (
+    Arm,
+    commands_block,
+    machine_info,
+    machine_line,
+    markdown_table,
+    summarize,
+    summary_table,
+    train_run,
+    write_results,
+)
+
+
+def run_arms(arms: Sequence[Arm], data: Path, work: Path, seeds: Sequence[int], *, extra: Sequence[str] = (),
+             post: Callable[[dict], dict] | None = None, log=print) -> list[dict]:
+    """Train every (arm, seed); ``post(row)`` may add metrics computed from the model directory."""
+    rows = []
+    for arm in arms:
+        # Per-arm embedding cache: arms differ in augmentation, which the cache key does not cover.
+        cache = f"linear_probe.cache_dir={work / 'embeddings' / arm.name}"
+        for seed in seeds[:1] if arm.deterministic else seeds:
+            out = work / "runs" / arm.name / f"seed{seed}"
+            log(f"[{arm.name} seed {seed}] -> {out}")
+            row = train_run(arm, data, out, seed=seed, extra=[cache, *extra])
+            if post is not None:
+                row = post(row)
+            log(f"[{arm.name} seed {seed}] test {_short(row.get('test'))} ({row['wall_time_s']:.0f} s)")
+            rows.append(row)
+    return rows
+
+
+def strategy_arms(config: Path, *, scratch: list[str] = (), probe: list[str] = (), finetune: list[str] = (),
+                  which: Sequence[str] = ("scratch", "linear-probe", "finetune")) -> list[Arm]:
+    """The three strategies on one config: scratch (random init), linear probe, fine-tune (the config's)."""
+    arms = {
+        "scratch": Arm("scratch", config, ["strategy=scratch", "model.weights=none", *scratch]),
+        # A probe on frozen features of unaugmented images is deterministic: one run stands for every seed.
+        "linear-probe": Arm("linear-probe", config, ["strategy=linear-probe", "augment.enabled=false", *probe],
+                            deterministic=True),
+        "finetune": Arm("finetune", config, ["strategy=finetune", *finetune]),
+    }
+    return [arms[w] for w in which]
+
+
+def _short(test: dict | None) -> str:
+    if not test:
+        return "-"
+    keys = [k for k in ("auc", "accuracy", "dice", "dice_fov") if k in test]
+    return " ".join(f"{k} {test[k]:.4f}" for k in keys)
+
+
+def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs: Path, *, intro: str = "",
+           references: Sequence[tuple[str, str]] = (), notes: str = "") -> dict:
+    """Summarise, write ``docs/<name>.json`` + ``.md``; returns the JSON payload."""
+    info = machine_info()
+    summary = summarize(rows, metrics)
+    md = [f"# {title}\n", intro + "\n" if intro else "", f"Machine: {machine_line(info)}\n",
+          summary_table(summary, metrics)]
+    if references:
+        md.append("\nPublished references (test split):\n\n" + markdown_table(["model", "result"], references))
+    per_seed = [[r["arm"], r["seed"], *[_num((r.get("test") or {}).get(m)) for m in metrics],
+                 _num((r.get("val") or {}).get(metrics[0])), r.get("epochs"), f"{r['wall_time_s']:.0f}"]
+                for r in rows]
+    md.append("\nPer run:\n\n" + markdown_table(["arm", "seed", *[f"test {m}" for m in metrics],
+                                                   f"val {metrics[0]}", "epochs", "wall s"], per_seed))
+    if notes:
+        md.append("\n" + notes + "\n")
+    md.append("\nCommands (`medtl train`, one per run):\n\n" + commands_block(rows))
+    payload = {"benchmark": name, "title": title, "machine": info, "metrics": list(metrics),
+               "summary": summary, "runs": rows, "references": [list(r) for r in references]}
+    write_results(docs, name, payload, "\n".join(md))
+    return payload
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.4f}"

@@ -1,0 +1,97 @@
+"""Build docs/benchmarks/README.md from the results present (each benchmark's .md/.json).
+
+A benchmark whose results file is missing is listed as NOT RUN, never estimated. A hand-written
+``docs/benchmarks/NOTES.md`` (discussion of the numbers), when present, is included at the top.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import DOCS, machine_line
+
+
+@dataclass
+class Bench:
+    key: str
+    script: str
+    name: str  # results file stem in docs/benchmarks
+    title: str
+    args: list[str] = field(default_factory=list)
+
+
+# Priority order (run_all.py runs them in this order).
+BENCHMARKS = [
+    Bench("breastmnist", "bench_breastmnist.py", "breastmnist", "BreastMNIST: scratch vs linear probe vs fine-tune"),
+    Bench("speed", "bench_speed.py", "speed", "Speed: probe vs fine-tune, input cache, step overhead"),
+    Bench("hippocampus", "bench_hippocampus.py", "hippocampus", "MSD Hippocampus 3D segmentation"),
+    Bench("label_efficiency_breastmnist", "bench_label_efficiency.py", "label_efficiency_breastmnist",
+          "Label efficiency, BreastMNIST", ["--dataset", "breastmnist"]),
+    Bench("adrenalmnist3d", "bench_adrenal.py", "adrenalmnist3d", "AdrenalMNIST3D: 3D transfer",
+          ["--pretrained", "{work}/hippocampus/runs/finetune/seed0"]),
+    Bench("drive", "bench_drive.py", "drive", "DRIVE vessel segmentation"),
+    Bench("retinamnist", "bench_retinamnist.py", "retinamnist", "RetinaMNIST 5-class"),
+    Bench("label_efficiency_hippocampus", "bench_label_efficiency.py", "label_efficiency_hippocampus",
+          "Label efficiency, hippocampus", ["--dataset", "hippocampus", "--seeds", "0"]),
+]
+
+CITATIONS = """\
+## Datasets (cite when using these numbers)
+
+- BreastMNIST, RetinaMNIST, AdrenalMNIST3D: MedMNIST v2 (Yang et al. 2023, *Scientific Data* 10:41),
+  CC BY 4.0; BreastMNIST derives from Al-Dhabyani et al. 2020 (*Data in Brief* 28:104863).
+- MSD Task04 Hippocampus: Simpson et al. 2019 (arXiv:1902.09063), Antonelli et al. 2022
+  (*Nature Communications* 13:4128), CC BY-SA 4.0.
+- DRIVE: Staal et al. 2004 (*IEEE TMI* 23(4):501-509), research use with citation.
+"""
+
+
+def _demote(md: str) -> str:
+    """Headings one level down per ``#`` so a benchmark's page nests under the README."""
+    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", md, flags=re.M)
+
+
+def write_readme(docs: Path = DOCS) -> Path:
+    from medtl.fileio import atomic_write_text
+
+    docs = Path(docs)
+    parts = ["# medtl benchmarks on real data\n",
+             "Produced by the scripts in `bench/` (issue #6) through medtl's public API "
+             "(`medtl.train.load_config` + `train`, i.e. exactly what `medtl train --config` runs). "
+             "Run everything with `OMP_NUM_THREADS=2 .venv/bin/python bench/run_all.py` (the same commands "
+             "use a GPU when one is present: `-- --device cuda`). Each results table lists the machine, "
+             "and each run its `medtl train` command; the best configuration per dataset is "
+             "`configs/<dataset>.yaml`.\n"]
+    notes = docs / "NOTES.md"
+    if notes.is_file():
+        parts.append(_demote(notes.read_text(encoding="utf-8")))
+    status = []
+    for b in BENCHMARKS:
+        res = docs / f"{b.name}.json"
+        if res.is_file():
+            info = json.loads(res.read_text(encoding="utf-8")).get("machine", {})
+            status.append(f"| {b.title} | run | `python bench/{b.script} {' '.join(b.args)}`".rstrip()
+                          + f" | {info.get('date_utc', '?')} |")
+        else:
+            status.append(f"| {b.title} | **NOT RUN** | `python bench/{b.script} {' '.join(b.args)}`".rstrip()
+                          + " | - |")
+    parts.append("## Status\n\n| benchmark | status | command | when |\n|---|---|---|---|\n" + "\n".join(status) + "\n")
+    for b in BENCHMARKS:
+        md = docs / f"{b.name}.md"
+        if md.is_file():
+            parts.append(_demote(md.read_text(encoding="utf-8")))
+    machines = {machine_line(json.loads((docs / f"{b.name}.json").read_text(encoding="utf-8"))["machine"])
+                for b in BENCHMARKS if (docs / f"{b.name}.json").is_file()}
+    if machines:
+        parts.append("## Machines\n\n" + "\n".join(f"- {m}" for m in sorted(machines)) + "\n")
+    parts.append(CITATIONS)
+    path = docs / "README.md"
+    atomic_write_text(path, "\n".join(parts))
+    return path
+
+
+if __name__ == "__main__":
+    print(write_readme())
