@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     data = args.data or DATA / "adrenalmnist3d" / "adrenalmnist3d.npz"
     arms = {"scratch": Arm("scratch", CONFIG, ["strategy=scratch", "model.weights=none", "optim.lr=0.001"]),
-            "imagenet-inflated": Arm("imagenet-inflated", CONFIG, ["strategy=finetune", "model.weights=imagenet"])}
+            "imagenet-inflated": Arm("imagenet-inflated", CONFIG, ["strategy=finetune"])}  # config: imagenet
     if "medtl-hippocampus" in args.arms:
         source = pretrain_source(args)
         arms["medtl-hippocampus"] = Arm("medtl-hippocampus", CONFIG,

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from common import CONFIGS, DATA, base_parser, common_overrides
 from compare import report, run_arms, strategy_arms
 from manifests import drive_manifest, read_split_rows

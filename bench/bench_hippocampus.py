@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     report("hippocampus", "MSD Hippocampus: 3D segmentation", rows,
            ["dice", "dice_anterior", "dice_posterior", "hd95"], args.docs, references=FINDINGS,
            intro="260 cases, fixed seeded split (numpy default_rng(0) permutation): 187 train / 21 val / 52 test. "
-                 "Volumes zero-padded / centre-cropped to 48^3 at 1 mm; Dice and HD95 (mm) on that grid, "
+                 "Volumes zero-padded to the config's cube (64^3) at 1 mm, no resampling; Dice and HD95 (mm) on that grid, "
                  "mean over the two foreground labels.")
     return 0
 

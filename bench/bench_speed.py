@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common import (
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     p.add_argument("--step-steps", type=int, default=10)
     p.add_argument("--step-rounds", type=int, default=6)
     args = p.parse_args(argv)
-    work = args.work / datetime.now(timezone.utc).strftime("run-%Y%m%d-%H%M%S")  # fresh: timings, not reuse
+    work = args.work / datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S")  # fresh: timings, not reuse
     res = {}
     if "step" in args.parts:
         res["step"] = step_overhead(args)

@@ -17,7 +17,7 @@ import shlex
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +78,7 @@ def machine_info() -> dict:
         "torch": torch.__version__, "monai": monai.__version__, "medtl": getattr(medtl, "__version__", "?"),
         "python": platform.python_version(), "os": platform.platform(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     try:
         info["load_avg_1m"] = round(os.getloadavg()[0], 2)
@@ -120,21 +120,38 @@ def train_run(arm: Arm, data: Path, out: Path, *, seed: int, extra: Sequence[str
     # (e.g. model.weights=RUN_DIR); everything else in ``extra`` wins over the arm.
     base = [o for o in extra if o.startswith(("model.encoder=", "model.weights="))]
     overrides = [*base, *arm.overrides, f"seed={seed}", *[o for o in extra if o not in base]]
-    metrics_file = out / "metrics.json"
-    t0 = time.perf_counter()
-    if metrics_file.is_file():
+    metrics_file, stamp_file = out / "metrics.json", out / "bench_run.json"
+    if metrics_file.is_file():  # finished earlier: reuse (an interrupted benchmark continues)
         metrics = json.loads(metrics_file.read_text())
+        stamp = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
         reused = True
     else:
         cfg = load_config(arm.config, [*overrides, f"data.path={data}", f"out={out}"])
+        stamp = {"started_utc": _utc(), "load_avg_1m_start": _load()}
+        t0 = time.perf_counter()
         metrics = train(cfg).metrics
+        stamp.update(finished_utc=_utc(), load_avg_1m_end=_load(), time_to_model_s=round(time.perf_counter() - t0, 2))
+        from medtl.fileio import atomic_write_json
+
+        atomic_write_json(stamp_file, stamp)
         reused = False
     return {
         "arm": arm.name, "seed": seed, "run_dir": str(out), "reused": reused,
-        "wall_time_s": metrics.get("wall_time_s", round(time.perf_counter() - t0, 2)),
+        "wall_time_s": metrics.get("wall_time_s", stamp.get("time_to_model_s")),
         "epochs": metrics.get("epochs"), "val": metrics.get("val"), "test": metrics.get("test"),
-        "command": cli_command(arm.config, data, out, overrides),
+        **stamp, "command": cli_command(arm.config, data, out, overrides),
     }
+
+
+def _utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 # ------------------------------------------------------------------ statistics

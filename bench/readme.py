@@ -71,18 +71,19 @@ def write_readme(docs: Path = DOCS) -> Path:
     status = []
     for b in BENCHMARKS:
         res = docs / f"{b.name}.json"
-        if res.is_file():
-            info = json.loads(res.read_text(encoding="utf-8")).get("machine", {})
-            status.append(f"| {b.title} | run | `python bench/{b.script} {' '.join(b.args)}`".rstrip()
-                          + f" | {info.get('date_utc', '?')} |")
-        else:
-            status.append(f"| {b.title} | **NOT RUN** | `python bench/{b.script} {' '.join(b.args)}`".rstrip()
-                          + " | - |")
+        cmd = " ".join(["python", f"bench/{b.script}", *b.args]).replace("{work}", "/tmp/medtl-bench")
+        when = json.loads(res.read_text(encoding="utf-8")).get("machine", {}).get("date_utc", "?") \
+            if res.is_file() else "-"
+        status.append(f"| {b.title} | {'run' if res.is_file() else '**NOT RUN**'} | `{cmd}` | {when} |")
     parts.append("## Status\n\n| benchmark | status | command | when |\n|---|---|---|---|\n" + "\n".join(status) + "\n")
     for b in BENCHMARKS:
         md = docs / f"{b.name}.md"
         if md.is_file():
             parts.append(_demote(md.read_text(encoding="utf-8")))
+    mine = {f"{b.name}.md" for b in BENCHMARKS} | {"README.md", "NOTES.md"}
+    others = sorted(p.name for p in docs.glob("*.md") if p.name not in mine)
+    if others:  # pages written by other scripts (e.g. bench/bench_continual.py, issue #7)
+        parts.append("## Other benchmark pages in this folder\n\n" + "\n".join(f"- [{o}]({o})" for o in others) + "\n")
     machines = {machine_line(json.loads((docs / f"{b.name}.json").read_text(encoding="utf-8"))["machine"])
                 for b in BENCHMARKS if (docs / f"{b.name}.json").is_file()}
     if machines:

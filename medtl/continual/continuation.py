@@ -79,6 +79,7 @@ class Continuation:
     old_head: str | None = None  # new_task: the parent's main head inside the child model
     metric_before: float | None = None
     metric_name: str = "auc"
+    old_loss_fn: Callable | None = None  # the old task's loss, for records replayed through the old head
     extra_params: dict = field(default_factory=dict)
 
     @property
@@ -176,7 +177,11 @@ def prepare_continuation(cfg: ContinualConfig, model, parent_dir: str | Path, *,
     cont = Continuation(cfg, mode, parent_dir, info, metric_before=parent_metric(parent_dir, metric_name),
                         metric_name=metric_name)
     if mode == "new_task":
+        if cfg.method == "rehearsal" and (info.get("task") != "classification" or task != "classification"):
+            raise ConfigError("rehearsal into a new task is supported for classification only (replayed "
+                              "records go through the old head on pooled features)", path=parent_dir)
         cont.old_head = attach_parent_heads(model, parent_dir, info)
+        cont.old_loss_fn = _old_task_loss(info)
     if cfg.method in ("ewc", "rehearsal") and parent_data is None:
         parent_data = parent_source(parent_dir)
     if cfg.method == "l2sp":

@@ -52,10 +52,9 @@ def read_case(case):
 class CaseDataset(torch.utils.data.Dataset):
     """Case index -> :class:`Item` (read + preprocess + preview), never raising."""
 
-    def __init__(self, cases: list, transforms, *, hashes: dict[int, str] | None = None):
+    def __init__(self, cases: list, transforms):
         self.cases = cases
         self.transforms = transforms
-        self.hashes = hashes or {}
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -67,7 +66,7 @@ class CaseDataset(torch.utils.data.Dataset):
         case = self.cases[index]
         try:
             scan = read_case(case)
-            digest = self.hashes.get(index) or input_sha256(scan.files or case.files, case.path)
+            digest = input_sha256(scan.files or case.files, case.path)
             x = self.transforms({"image": scan})["image"]
             rgb = scan.meta.get("photometric_interpretation", "").startswith(("RGB", "YBR")) or (
                 scan.format == "image" and scan.channels >= 3)

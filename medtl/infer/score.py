@@ -1,7 +1,7 @@
 """``score()``: batch scoring of files, folders or a manifest with a saved model directory.
 
 Flow: collect cases -> take this process's part -> (resume: drop cases already done) -> DataLoader
-workers read + preprocess -> batched predictions in the main process -> a writer thread writes
+workers read + preprocess -> batched predictions in the main process -> writer threads write
 each case's files and then its result record -> predictions.csv / errors.jsonl /
 run_manifest.json are regenerated from the records (periodically and at the end).
 """
@@ -19,6 +19,7 @@ from medtl.fileio import confined
 
 FORMATS = ("csv", "nifti", "dicom-seg")
 SNAPSHOT_EVERY_S = 30.0
+WRITER_THREADS = 4
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ScoreSummary:
     merged: bool  # predictions.csv / run_manifest.json written for the whole run
     num_parts: int = 1
     part_id: int = 0
+    loop_s: float = 0.0  # time in the scoring loop (wall_s minus discovery, model load, merge)
 
     @property
     def exit_code(self) -> int:
@@ -106,8 +108,10 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     writer = CaseWriter(str(out), loaded, formats, keep_patient_ids)
     predictor = Predictor(loaded, tta=tta, cam=cam,
                           roi_size=cfg.image_size if loaded.task == "segmentation" else None)
+    t_loop = time.perf_counter()
     _run_cases(cases, todo, results, writer, predictor, build_transforms(cfg, train=False), out, run,
                batch_size=batch_size, workers=workers, quiet=quiet, snapshot=part.num_parts == 1)
+    loop_s = time.perf_counter() - t_loop
     record["finished"] = now_iso()
     write_part(out, part, record)
 
@@ -122,7 +126,8 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
               f"medtl score --merge {out}", file=sys.stderr)
     statuses = [results[i].status for i in mine]
     return ScoreSummary(str(out), len(mine), statuses.count("ok"), len(mine) - statuses.count("ok"),
-                        record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id)
+                        record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id,
+                        loop_s)
 
 
 def _predict(predictor, group):
@@ -173,7 +178,9 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
             results[index] = future.result()
             bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medtl-write") as pool:
+    # Several writer threads: each case's files end with an fsync, and fsyncs of different cases
+    # overlap; each case's own files are still written in order, its record last.
+    with ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="medtl-write") as pool:
         for items in loader:
             for item in items:
                 if not item.ok:
@@ -188,7 +195,7 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
                         continue
                     item.x = None  # free the tensor before the writer runs
                     pending.append((item.index, pool.submit(writer.finish, cases[item.index], item, pred)))
-            drain(2 * max(1, batch_size))
+            drain(2 * max(WRITER_THREADS, batch_size))
             now = time.perf_counter()
             if snapshot and run["write_csv"] and now - last_snapshot > SNAPSHOT_EVERY_S:
                 rows = [csv_row(results[i]) for i in sorted(results)]

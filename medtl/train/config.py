@@ -40,6 +40,10 @@ class ModelOptions:
     weights_dir: str | None = None
     dropout: float = 0.0
     decoder_channels: list[int] | None = None
+    # BatchNorm momentum while statistics train (null = keep the network's). MONAI's EfficientNet
+    # uses 0.01 (TensorFlow's 0.99 decay): over a few hundred steps the running statistics barely
+    # move from their init, and a model trained from scratch then predicts a constant in eval mode.
+    bn_momentum: float | None = 0.1
 
 
 @dataclass
@@ -73,7 +77,7 @@ class FinetuneConfig:
     unfreeze_groups: int | None = None  # None = all encoder groups; N = the top N
     gradual_every: int = 0  # >0: unfreeze one more group every K epochs (starting from the top)
     lp_init: bool = True  # LP-FT: initialise the head from a linear probe first
-    freeze_bn: bool = True  # keep BatchNorm running statistics (and affine) of the encoder fixed
+    freeze_bn: bool = True  # keep the encoder's BatchNorm running statistics fixed (affine still trains)
 
 
 @dataclass

@@ -165,9 +165,39 @@ class FitResult:
     resumed_from: int = 0
 
 
+def _trim_log(path: Path, last_epoch: int) -> None:
+    """Keep only the log lines of checkpointed epochs (a crash may have logged one more)."""
+    if not path.exists():
+        return
+    from medtl.fileio import atomic_write_text
+
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line)["epoch"] <= last_epoch:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a truncated last line
+    atomic_write_text(path, "".join(f"{line}\n" for line in keep))
+
+
+def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names) -> None:
+    out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
+                  label_names=label_names, desc="val (initial)")
+    val = epoch_metrics(out, task=cfg.task, multilabel=multilabel)
+    row = {"epoch": 0, "train_loss": None, "val_loss": out["loss"], **{f"val_{k}": v for k, v in val.items() if k != "n"}}
+    state.history.append(row)
+    state.best_metric, state.best_epoch = primary_metric(cfg.task, val), 0
+    if rt.ctx.is_main:
+        ckpt.save_weights(ckpt_dir / ckpt.BEST, model, {"epoch": "0"})
+        append_line(log_path, json.dumps(row))
+    rt.log(f"initial (linear probe head): val_loss {out['loss']:.4f} val {'auc' if cfg.task == 'classification' else 'dice'} "
+           f"{primary_metric(cfg.task, val):.4f}")
+
+
 def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfig, run_dir: Path, *,
         multilabel: bool, label_names: list[str], sampler_weights: torch.Tensor | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
+        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False) -> FitResult:
     """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best."""
     ctx = rt.ctx
     ckpt_dir = Path(run_dir) / "checkpoints"
@@ -199,7 +229,11 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
             if scaler is not None and state.scaler:
                 scaler.load_state_dict(state.scaler)
             rt.log(f"resuming after epoch {state.epoch} (best {metric_name} {state.best_metric:.4f} at epoch {state.best_epoch})")
+    if ctx.is_main:
+        _trim_log(log_path, state.epoch if state.history else -1)
     resumed_from = state.epoch
+    if eval_initial and state.epoch == 0:  # LP-FT: the probe-initialised model competes as "epoch 0"
+        _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names)
     stopped = bool(state.extra.get("stopped"))
     active, wrapped = None, model
     epochs = _bar(range(state.epoch, cfg.epochs), rt, desc="epochs", unit="epoch", initial=state.epoch, total=cfg.epochs)

@@ -24,7 +24,7 @@ def plot_curves(path: Path, history: list[dict], *, metric_name: str) -> None:
         ax2.set_xlabel("C (inverse L2 strength)")
     else:
         ep = [h["epoch"] for h in history]
-        ax1.plot(ep, [h.get("train_loss") for h in history], "o-", label="train loss")
+        ax1.plot(ep, [_nan(h.get("train_loss")) for h in history], "o-", label="train loss")
         ax1.plot(ep, [_nan(h.get("val_loss")) for h in history], "o-", label="val loss")
         ax1.set_xlabel("epoch")
         ax2.plot(ep, [_nan(h.get(f"val_{metric_name}")) for h in history], "o-", color="C2")

@@ -98,3 +98,13 @@ def optimizer_groups(model: nn.Module, plan: Plan, weight_decay: float) -> list[
     if head:
         out.append({"params": head, "lr": plan.head_lr, "weight_decay": weight_decay, "name": "head"})
     return out
+
+
+def set_bn_momentum(model: nn.Module, momentum: float | None) -> int:
+    """Set every BatchNorm layer's momentum (``None``: leave as built); returns how many were set."""
+    if momentum is None:
+        return 0
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in layers:
+        m.momentum = float(momentum)
+    return len(layers)

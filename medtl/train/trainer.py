@@ -14,7 +14,7 @@ from medtl.train import checkpoint as ckpt
 from medtl.train.config import TrainConfig
 from medtl.train.finalize import finalize
 from medtl.train.loop import Runtime, fit, resolve_runtime, seed_everything
-from medtl.train.strategies import make_plan
+from medtl.train.strategies import make_plan, set_bn_momentum
 
 
 @dataclass
@@ -30,7 +30,8 @@ def _check_run_dir(cfg: TrainConfig) -> Path:
         raise ConfigError("no training data: pass --data MANIFEST.csv|FILE.npz (config key 'data.path')")
     run_dir = Path(cfg.out)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # other torchrun ranks start once rank 0 has checked
-    if main_rank and not cfg.resume and (run_dir / "checkpoints" / ckpt.STATE).exists():
+    held = (run_dir / "checkpoints" / ckpt.STATE).exists() or (run_dir / "model.json").exists()
+    if main_rank and not cfg.resume and held:
         raise ConfigError("the output folder already holds a run; pass --resume to continue it or choose another --out",
                           path=run_dir)
     return run_dir
@@ -130,6 +131,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     model_cfg = _model_config(cfg, source)
     model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
     init_info, lineage = _init_from(model, cfg.init_from) if cfg.init_from else (None, [])
+    set_bn_momentum(model, cfg.model.bn_momentum)
     preprocess = derive_preprocess(cfg, source, model.encoder.pretrained_cfg, model_cfg.in_channels)
     is_clf = cfg.task == "classification"
     probe_only = is_clf and cfg.strategy == "linear-probe"  # no augmented training set needed
@@ -151,7 +153,8 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         loss_fn = build_loss(cfg, multilabel=source.multilabel, class_weights=weights)
         sw = sample_weights(source, k) if is_clf and cfg.data.balance == "sampler" and not source.multilabel else None
         res = fit(model, plan, datasets, loss_fn, rt, cfg, run_dir, multilabel=source.multilabel,
-                  label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end)
+                  label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end,
+                  eval_initial=probe is not None)
         history, best_epoch, epochs_run = res.history, res.best_epoch, res.epochs_run
         if (run_dir / "checkpoints" / ckpt.BEST).is_file():
             ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)

@@ -139,11 +139,11 @@ def test_label_efficiency_speed_and_readme(data, tmp_path):
     speed = _result(docs, "speed")
     assert speed["step"]["median_s_per_step"]["plain"] > 0 and speed["pipeline"]["speedup_per_epoch"] > 0
     assert speed["probe"]["runs"]["probe_warm_cache"]["test"] == speed["probe"]["runs"]["probe_cold_cache"]["test"]
-    import readme
-
-    text = readme.write_readme(docs).read_text()
-    assert "**NOT RUN**" not in text.split("DRIVE vessel")[0]  # breastmnist, speed... were run
-    assert "| DRIVE vessel segmentation | **NOT RUN**" in text and "MedMNIST v2" in text
+    _run("run_all", ["--readme-only", "--docs", str(docs)])
+    text = (docs / "README.md").read_text()
+    assert "| Label efficiency, BreastMNIST | run |" in text and "| Speed: probe vs fine-tune, input cache" in text
+    assert "| DRIVE vessel segmentation | **NOT RUN** |" in text and "MedMNIST v2" in text
+    assert "## Label efficiency: breastmnist" in text  # the result page is included
 
 
 def test_hippocampus_split_is_fixed():

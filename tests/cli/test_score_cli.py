@@ -2,15 +2,31 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 
 from medtl.cli.main import main
-from tests.infer import helpers
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    return helpers.make_model_dir(tmp_path_factory.mktemp("cli_model") / "run")
+    from medtl.data import PreprocessConfig
+    from medtl.models import ModelConfig, build_model, save_model_dir
+
+    cfg = ModelConfig(task="classification", encoder="tiny", weights="none", spatial_dims=2, in_channels=1,
+                      num_classes=2)
+    path = tmp_path_factory.mktemp("cli_model") / "run"
+    save_model_dir(path, build_model(cfg).eval(), model_cfg=cfg, label_names=["absent", "present"],
+                   preprocess=PreprocessConfig(spatial_dims=2, image_size=(32, 32), intensity="minmax"))
+    return path
+
+
+def _write_pngs(folder, n):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.full((24, 20), 40 * i, np.uint8)).save(folder / f"img_{i:03d}.png")
 
 
 def _score(model, inputs, out, *extra):
@@ -19,7 +35,7 @@ def _score(model, inputs, out, *extra):
 
 
 def test_exit_0_when_all_cases_succeed(model, tmp_path, capsys):
-    helpers.write_pngs(tmp_path / "in", 3)
+    _write_pngs(tmp_path / "in", 3)
     assert _score(model, [tmp_path / "in"], tmp_path / "out", "--format", "csv", "--tta") == 0
     rows = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
     assert len(rows) == 3 and "tta_disagreement" in rows[0]
@@ -27,7 +43,7 @@ def test_exit_0_when_all_cases_succeed(model, tmp_path, capsys):
 
 
 def test_exit_1_when_some_case_fails(model, tmp_path):
-    helpers.write_pngs(tmp_path / "in", 2)
+    _write_pngs(tmp_path / "in", 2)
     (tmp_path / "in" / "notes.txt").write_text("hello")
     assert _score(model, [tmp_path / "in"], tmp_path / "out") == 1
     assert "notes" in (tmp_path / "out" / "errors.jsonl").read_text()
@@ -46,7 +62,7 @@ def test_exit_2_on_usage_errors(model, tmp_path, capsys):
 
 
 def test_parts_and_merge_command(model, tmp_path, capsys):
-    helpers.write_pngs(tmp_path / "in", 4)
+    _write_pngs(tmp_path / "in", 4)
     out = tmp_path / "out"
     assert _score(model, [tmp_path / "in"], out, "--num-parts", "2", "--part-id", "0") == 0
     assert main(["score", "--merge", str(out)]) == 1  # part 1 not done: error, one line

@@ -144,6 +144,7 @@ def test_new_task_rehearsal_and_replay_loss(parent, tmp_path):
     cfg = ContinualConfig(method="rehearsal", rehearsal_size=6, seed=2)
     cont = prepare_continuation(cfg, model, parent, task="classification", label_names=["a", "b", "c"])
     assert cont.routes_replay and len(cont.buffer) == 6 and cont.penalty is None
+    assert cont.old_loss_fn is torch.nn.functional.cross_entropy
     new = [{"image": np.zeros((1, 28, 28), np.uint8), "label": 2} for _ in range(10)]
     mixed = cont.train_records(new)
     assert len(mixed) == 16 and sum(r["rehearsal"] for r in mixed) == 6

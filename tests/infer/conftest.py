@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infer import helpers
+from . import helpers
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ import pytest
 
 from medtl.errors import MedtlError
 from medtl.infer.cases import collect_cases, hashed_id, safe_id
-from tests.infer import helpers
+
+from . import helpers
 
 
 def test_safe_id_strips_suffix_and_unsafe_characters():

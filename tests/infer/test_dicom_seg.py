@@ -6,7 +6,8 @@ from pydicom.pixels import pixel_array
 
 from medtl.data import read_scan
 from medtl.infer.dicom_seg import write_dicom_seg
-from tests.infer import helpers
+
+from . import helpers
 
 
 def test_frames_follow_slice_positions_not_file_order(tmp_path):

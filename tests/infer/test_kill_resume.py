@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from medtl.infer.score import score
-from tests.infer import helpers
+
+from . import helpers
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pydicom
 
 from medtl.infer.score import score
-from tests.infer import helpers
+
+from . import helpers
 
 
 def _all_bytes(folder: Path) -> list[tuple[Path, bytes]]:

@@ -11,7 +11,8 @@ import pytest
 
 from medtl.data import read_scan
 from medtl.infer.score import score
-from tests.infer import helpers
+
+from . import helpers
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 

@@ -10,7 +10,8 @@ import pytest
 from medtl.data import read_scan
 from medtl.errors import MedtlError
 from medtl.infer.score import score
-from tests.infer import helpers
+
+from . import helpers
 
 
 def _rows(out):

@@ -14,7 +14,8 @@ from medtl.errors import MedtlError
 from medtl.infer.manifest import merge
 from medtl.infer.score import score
 from medtl.infer.sharding import Part, part_from_env
-from tests.infer import helpers
+
+from . import helpers
 
 REPO = Path(__file__).resolve().parents[2]
 

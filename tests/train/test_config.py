@@ -80,3 +80,9 @@ def test_cli_flags_override_set_and_file(tmp_path):
                               "--image-size", "48", "--strategy", "scratch", "--quiet"])
     cfg = build_config(args)
     assert (cfg.epochs, cfg.batch_size, cfg.preprocess.image_size, cfg.strategy, cfg.quiet) == (3, 2, 48, "scratch", True)
+
+
+def test_shipped_segmentation_config_loads():
+    cfg = load_config(DEFAULT_YAML.parent / "segmentation.yaml")
+    assert cfg.task == "segmentation" and cfg.preprocess.resize_mode == "pad_crop"
+    assert cfg.augment["flip_axes"] == [0] and cfg.optim.schedule == "constant"

@@ -32,6 +32,9 @@ def test_resume_gives_the_same_weights(npz_2d, tmp_path):
     with pytest.raises(Crash):
         train(cfg, on_epoch_end=_crash_after(1))
     assert not (tmp_path / "crash" / "model.json").exists()
+    log = tmp_path / "crash" / "train_log.jsonl"
+    with open(log, "a") as fh:  # as if it crashed after logging epoch 2 but before its checkpoint
+        fh.write('{"epoch": 2, "bogus": true}\n{"epoch": 3, "trunc')
     with pytest.raises(ConfigError):  # refuses to overwrite a run without --resume
         train(tiny_config(npz_2d, tmp_path / "crash", strategy="finetune", extra=extra))
     resumed = train(tiny_config(npz_2d, tmp_path / "crash", strategy="finetune", extra=(*extra, "resume=true")))
@@ -41,7 +44,7 @@ def test_resume_gives_the_same_weights(npz_2d, tmp_path):
     ma, mb = full.metrics, resumed.metrics
     assert ma["test"] == mb["test"] and ma["epochs"] == mb["epochs"] == 3 and ma["best_epoch"] == mb["best_epoch"]
     rows = [json.loads(line) for line in (tmp_path / "crash" / "train_log.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and not any("bogus" in r for r in rows)
 
 
 def test_resume_of_a_finished_run_does_not_train_again(npz_2d, tmp_path):

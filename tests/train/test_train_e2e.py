@@ -29,7 +29,9 @@ def test_classification_2d_npz(npz_2d, tmp_path, strategy):
         assert "probe_C" in metrics and not log.exists()
     else:
         rows = [json.loads(line) for line in log.read_text().splitlines()]
-        assert [r["epoch"] for r in rows] == [1, 2, 3]
+        # LP-FT: the probe-initialised model is validated first and competes as epoch 0
+        assert [r["epoch"] for r in rows] == ([0, 1, 2, 3] if strategy == "finetune" else [1, 2, 3])
+        assert 0 <= metrics["best_epoch"] <= 3
 
 
 def test_classification_2d_png_manifest(png_manifest, tmp_path):
@@ -39,11 +41,12 @@ def test_classification_2d_png_manifest(png_manifest, tmp_path):
     assert metrics["test"]["auc"] > 0.75
     assert load_model_dir(result.run_dir).label_names == ["absent", "present"]
     rows = [json.loads(line) for line in (result.run_dir / "train_log.jsonl").read_text().splitlines()]
-    assert [r["unfrozen_groups"] for r in rows] == [0, 1, 2]
+    assert [r.get("unfrozen_groups") for r in rows] == [None, 0, 1, 2]
 
 
 def test_classification_3d_nifti(nifti_cls_manifest, tmp_path):
-    result = train(tiny_config(nifti_cls_manifest, tmp_path / "run", strategy="finetune", size=16, epochs=4))
+    result = train(tiny_config(nifti_cls_manifest, tmp_path / "run", strategy="finetune", size=16, epochs=4,
+                               extra=("finetune.lp_init=false", "finetune.freeze_bn=false")))
     metrics = check_run_dir(result.run_dir, task="classification")
     assert metrics["test"]["auc"] > 0.75
     assert load_model_dir(result.run_dir).preprocess["image_size"] == [16, 16, 16]
@@ -98,3 +101,11 @@ def test_multilabel_classification(npz_multilabel, tmp_path, strategy):
     assert metrics["test"]["auc"] > 0.7
     loaded = load_model_dir(result.run_dir)
     assert loaded.multilabel and loaded.label_names == ["0", "1"]
+
+
+def test_early_stopping_on_a_flat_validation_metric(npz_2d, tmp_path):
+    """lr 0: the validation AUC never improves after epoch 1, so patience 1 stops at epoch 2 of 6."""
+    result = train(tiny_config(npz_2d, tmp_path / "run", epochs=6, extra=("optim.lr=0", "patience=1")))
+    rows = [json.loads(line) for line in (result.run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert result.metrics["epochs"] == 2 and result.metrics["best_epoch"] == 1
