@@ -109,3 +109,21 @@ def test_early_stopping_on_a_flat_validation_metric(npz_2d, tmp_path):
     rows = [json.loads(line) for line in (result.run_dir / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]
     assert result.metrics["epochs"] == 2 and result.metrics["best_epoch"] == 1
+
+
+def test_evaluate_rederives_a_patient_split_from_the_run_config(png_manifest, tmp_path):
+    """No split column: evaluate() must rebuild the same test split (seed and fractions from config.yaml)."""
+    import csv
+
+    rows = list(csv.DictReader(open(png_manifest)))
+    nosplit = png_manifest.with_name("nosplit.csv")
+    with open(nosplit, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["image", "label", "patient_id"])
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in ("image", "label", "patient_id")} for r in rows)
+    result = train(tiny_config(nosplit, tmp_path / "run", epochs=2,
+                               extra=("data.seed=3", "data.val_fraction=0.25", "data.test_fraction=0.25")))
+    stored = result.metrics["test"]
+    again = evaluate(result.run_dir, nosplit, "test")
+    assert again["n"] == stored["n"] and again["auc"] == pytest.approx(stored["auc"], abs=1e-6)
+    assert evaluate(result.run_dir, nosplit, "all")["n"] == len(rows)
