@@ -30,7 +30,7 @@ def arms(which):
 
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="breastmnist")
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--arms", nargs="+", default=["scratch", "linear-probe", "finetune"], choices=ARMS)
     args = p.parse_args(argv)
     data = args.data or DATA / "breastmnist" / "breastmnist.npz"
     rows = run_arms(arms(args.arms), data, args.work, args.seeds, extra=common_overrides(args))

@@ -159,17 +159,13 @@ def forgetting(args) -> dict:
         if method is not None:
             state = parent.model.state_dict()
             model.load_state_dict({k: v for k, v in state.items() if k.startswith("encoder.")}, strict=False)
-            ccfg = ContinualConfig(method=method, alpha=alpha, beta=args.beta, ewc_batches=args.ewc_batches,
+            ccfg = ContinualConfig(method=method, alpha=alpha, beta=args.beta, ewc_lambda=alpha, ewc_normalize=True,
+                                   ewc_batches=args.ewc_batches,
                                    rehearsal_size=args.rehearsal_size, rehearsal_ratio=args.rehearsal_ratio,
                                    seed=args.seed)
             cont = prepare_continuation(ccfg, model, parent_dir, task="classification",
                                         label_names=src_b.label_names, batch_size=args.batch_size,
                                         parent_data=src_a)
-            if method == "ewc":  # same mean strength as L2-SP's alpha: lambda * mean(F) = alpha
-                mean_f = float(torch.cat([f.flatten() for k, f in cont.penalty.fisher.items()
-                                          if k.startswith("encoder.")]).mean())
-                cont.penalty.lam = alpha / mean_f
-                log(f"  EWC: mean Fisher {mean_f:.3g} -> lambda {cont.penalty.lam:.3g}")
         seconds = fit_task_b(model, cont, b_train, pre, args, log)
         b_auc = _auc(model, src_b.records["test"], pre)
         a_after = _auc(model, src_a.records["test"], pre, head=cont.old_head) if cont is not None else None
@@ -192,7 +188,8 @@ def write_forgetting_docs(res: dict) -> None:
     lines = ["# Forgetting benchmark: BreastMNIST (task A) then RetinaMNIST (task B)", "",
              f"EfficientNet-Lite0 (ImageNet), {a['image_size']} px, 3 channels. Task A: `medtl train` "
              f"{a['strategy']} (LP-FT defaults), {a['epochs']} epochs. Task B: new 5-class head on the task-A "
-             f"encoder, {a['b_train_size'] or 1080} training images (class-stratified), 1 epoch head only then "
+             f"encoder, {str(a['b_train_size']) + ' (class-stratified)' if a['b_train_size'] else 'all 1080'} "
+             "training images, 1 epoch head only then "
              f"{a['epochs_b']} epochs fine-tuning of {'the top ' + str(a['unfreeze_top']) if a['unfreeze_top'] else 'all'} "
              f"encoder groups (AdamW, encoder lr "
              f"{a['encoder_lr']}, head lr 1e-3, BatchNorm statistics frozen), seed {a['seed']}. "
@@ -230,7 +227,7 @@ def write_forgetting_docs(res: dict) -> None:
     ax.set_xticks(x, [r["run"] for r in cont])
     ax.set_ylim(0.4, 1.0)
     ax.set_ylabel("test AUC")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", ncol=4)
     fig.tight_layout()
     fig.savefig(DOCS / "continual_forgetting.png")
 
@@ -296,7 +293,7 @@ def active(args) -> dict:
             new_idx = [int(r["case_id"].split("_")[1]) for r in picked]  # labels revealed as a reviewer would
             data = _subset_npz(BREAST, out / f"seed{seed}_{strategy}.npz", labelled + new_idx)
             m = parent_run(data, out / f"seed{seed}" / strategy, args,
-                           extra=[f"init_from={base_dir}", "finetune.lp_init=false"])
+                           extra=[f"init_from={base_dir}", f"finetune.lp_init={str(args.continue_lp_init).lower()}"])
             result[f"{strategy}_auc"] = m["test"]["auc"]
             result[f"{strategy}_malignant_picked"] = int(sum(y[i] == 0 for i in new_idx))
         rows.append(result)
@@ -311,8 +308,10 @@ def write_active_docs(res: dict) -> None:
              f"{a['image_size']} px, {a['epochs']} epochs) on a random {int(100 * a['initial_fraction'])}% of "
              f"BreastMNIST's training labels scores the other training images; `select_cases` picks K = "
              f"{a['budget']} by uncertainty or at random; their true labels are revealed (as a reviewer "
-             "would) and training continues with `--init-from` (head kept, `finetune.lp_init=false`) "
-             "on the initial plus the picked cases. Test-split AUC.", "",
+             "would) and training continues with `--init-from` "
+             + ("(linear-probe head re-fitted first, `finetune.lp_init=true`) " if a.get("continue_lp_init")
+                else "(head kept, `finetune.lp_init=false`) ")
+             + "on the initial plus the picked cases, best validation epoch kept. Test-split AUC.", "",
              "| seed | base AUC | + K uncertain | gain (points) | + K random | gain (points) | malignant picked (unc / rand) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -326,7 +325,7 @@ def write_active_docs(res: dict) -> None:
               "", "Command: `" + res["command"] + "`. Machine: 2 shared CPU cores.", "",
               "Data: BreastMNIST, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41; Al-Dhabyani et al. 2020), CC BY 4.0."]
     DOCS.mkdir(parents=True, exist_ok=True)
-    (DOCS / "active_learning.md").write_text("\n".join(lines) + "\n")
+    (DOCS / a.get("doc_name", "active_learning.md")).write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -354,6 +353,8 @@ def main() -> None:
     p.add_argument("--rehearsal-ratio", type=float, default=0.2)
     p.add_argument("--initial-fraction", type=float, default=0.2)
     p.add_argument("--budget", type=int, default=50)
+    p.add_argument("--continue-lp-init", action="store_true", help="active: re-fit the probe head when continuing")
+    p.add_argument("--doc-name", default="active_learning.md", help="active: file name under docs/benchmarks/")
     args = p.parse_args()
     if not BREAST.is_file() or not RETINA.is_file():
         raise SystemExit(f"real data not found under {DATA}")

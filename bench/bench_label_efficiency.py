@@ -104,7 +104,8 @@ def main(argv=None) -> int:
     info = machine_info()
     plot(summary, metric, docs / f"{name}.png", f"{args.dataset}: label efficiency")
     table = markdown_table(["arm", "% labels", "n seeds", f"test {metric}", "wall time (s)"],
-                           [[s["arm"], round(100 * s["fraction"]), s["n"], fmt(s[metric]), fmt(s["wall_time_s"], 0)]
+                           [[s["arm"], round(100 * s["fraction"]), s["n"], fmt(s[metric], n=s["n"]),
+                             fmt(s["wall_time_s"], 0, n=s["n"])]
                             for s in summary])
     md = (f"# Label efficiency: {args.dataset}\n\nMachine: {machine_line(info)}\n\n"
           f"Subsets: class-stratified draws of the training split, one per seed (validation/test whole).\n\n"

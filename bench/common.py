@@ -180,11 +180,12 @@ def summarize(rows: list[dict], metrics: Sequence[str], *, split: str = "test", 
     return out
 
 
-def fmt(ms: tuple[float, float], digits: int = 3) -> str:
+def fmt(ms: tuple[float, float], digits: int = 3, n: int = 2) -> str:
+    """``mean ± std``; just the value for a single run (no spread to show)."""
     m, s = ms
     if m is None or math.isnan(m):
         return "n/a"
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+    return f"{m:.{digits}f}" if n < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
@@ -195,7 +196,8 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
 
 def summary_table(summary: list[dict], metrics: Sequence[str], *, group: str = "arm") -> str:
     headers = [group, "n seeds", *[f"test {m}" for m in metrics], "wall time (s)"]
-    rows = [[s[group], s["n"], *[fmt(s[m]) for m in metrics], fmt(s["wall_time_s"], 0)] for s in summary]
+    rows = [[s[group], s["n"], *[fmt(s[m], n=s["n"]) for m in metrics], fmt(s["wall_time_s"], 0, n=s["n"])]
+            for s in summary]
     return markdown_table(headers, rows)
 
 

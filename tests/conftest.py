@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# One intra-op thread per test process: results of the small training tests then do not depend on
+# the core count of the machine (float reductions split across threads round differently), and
+# torch threads do not oversubscribe the 2 CI cores next to DataLoader workers and subprocesses.
+# Subprocesses the tests start (torchrun, medtl score) inherit it through the environment.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a hard dependency
+    pass
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

@@ -21,7 +21,8 @@ class ContinualConfig:
     mode: str = "auto"  # auto (same label names -> same_task, else new_task) | same_task | new_task
     alpha: float = 0.01  # L2-SP: weight of the drift from the starting weights
     beta: float = 0.0001  # L2-SP: plain L2 on parameters new in this run (a new head)
-    ewc_lambda: float = 100.0  # EWC: lambda of lambda/2 * sum F (theta - theta*)^2
+    ewc_lambda: float = 10.0  # EWC: lambda of lambda/2 * sum F (theta - theta*)^2
+    ewc_normalize: bool = True  # EWC: divide F by its mean over the encoder, so lambda is scale-free
     ewc_batches: int = 20  # EWC: old-task batches used to estimate the Fisher
     rehearsal_size: int = 100  # rehearsal: earlier training records kept (class-stratified, seeded)
     rehearsal_ratio: float | None = None  # fraction of replayed records per epoch; null = each once
@@ -57,6 +58,6 @@ class ContinualConfig:
 
     def params(self) -> dict:
         """The hyperparameters of the chosen method (recorded in the lineage entry)."""
-        keys = {"none": (), "l2sp": ("alpha", "beta"), "ewc": ("ewc_lambda", "ewc_batches"),
+        keys = {"none": (), "l2sp": ("alpha", "beta"), "ewc": ("ewc_lambda", "ewc_normalize", "ewc_batches"),
                 "rehearsal": ("rehearsal_size", "rehearsal_ratio", "seed")}[self.method]
         return {k: getattr(self, k) for k in keys}

@@ -150,6 +150,16 @@ def _old_task_loss(parent_info: dict) -> Callable:
     return nn.functional.cross_entropy
 
 
+def normalize_fisher(fisher: dict[str, Tensor], prefix: str = "encoder.") -> dict[str, Tensor]:
+    """Divide the Fisher by its mean over the parameters named ``prefix*`` (all, if none), so
+    that ``lambda * mean(F) = lambda``: one lambda then suits any model size and loss scale."""
+    chosen = [f.flatten() for k, f in fisher.items() if k.startswith(prefix)] or [f.flatten() for f in fisher.values()]
+    mean = float(torch.cat(chosen).mean()) if chosen else 0.0
+    if not mean > 0:
+        raise ConfigError("EWC: the Fisher is zero everywhere (no gradient on the old task's data)")
+    return {k: f / mean for k, f in fisher.items()}
+
+
 def prepare_continuation(cfg: ContinualConfig, model, parent_dir: str | Path, *, task: str,
                          label_names: list[str], batch_size: int = 16, device: str | torch.device = "cpu",
                          parent_data=None) -> Continuation:
@@ -196,6 +206,8 @@ def prepare_continuation(cfg: ContinualConfig, model, parent_dir: str | Path, *,
             fisher = estimate_fisher(model, batches, _old_task_loss(info), n_batches=cfg.ewc_batches)
         finally:
             model.set_active_head(active)
+        if cfg.ewc_normalize:
+            fisher = normalize_fisher(fisher)
         cont.penalty = EWC(model, fisher, lam=cfg.ewc_lambda)
     elif cfg.method == "rehearsal":
         cont.buffer = RehearsalBuffer.sample(parent_data, cfg.rehearsal_size, seed=cfg.seed)

@@ -178,3 +178,16 @@ def test_errors(parent, tmp_path):
     (tmp_path / "model.json").write_text((parent / "model.json").read_text())
     with pytest.raises(ModelDirError, match="config.yaml"):
         parent_source(tmp_path)
+
+
+def test_normalize_fisher():
+    from medtl.continual.continuation import normalize_fisher
+
+    fisher = {"encoder.a": torch.tensor([1.0, 3.0]), "encoder.b": torch.tensor([0.0, 0.0]),
+              "heads.main.w": torch.tensor([8.0])}
+    norm = normalize_fisher(fisher)
+    assert float(torch.cat([norm["encoder.a"], norm["encoder.b"]]).mean()) == pytest.approx(1.0)
+    assert norm["heads.main.w"].item() == pytest.approx(8.0)  # same factor (mean over the encoder = 1)
+    assert normalize_fisher({"w": torch.tensor([2.0, 4.0])})["w"].tolist() == pytest.approx([2 / 3, 4 / 3])
+    with pytest.raises(ConfigError, match="zero"):
+        normalize_fisher({"encoder.a": torch.zeros(3)})
