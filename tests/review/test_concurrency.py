@@ -22,11 +22,11 @@ store = DecisionStore(path)
 deadline = time.monotonic() + 60
 while not go.exists() and time.monotonic() < deadline:
     time.sleep(0.01)
-for i in range(%d):
-    store.record(case_id=f"case{i %% 20}", model_id="m", reviewer=f"reviewer{proc}", action="correct",
+for i in range(N_EACH):
+    store.record(case_id=f"case{i % 20}", model_id="m", reviewer=f"reviewer{proc}", action="correct",
                  new_value=f"{proc}:{i}", comment="")
 store.close()
-""" % N_EACH
+""".replace("N_EACH", str(N_EACH))
 
 
 def test_concurrent_processes_lose_nothing(tmp_path):
