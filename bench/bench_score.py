@@ -2,20 +2,25 @@
 
     .venv/bin/python bench/bench_score.py --cases 500 --out bench/results/bench_score.json
 
-1. raw: forward passes on preloaded, preprocessed tensors (batched; the ceiling).
-2. naive: for each case read, preprocess, predict (batch 1), write the same per-case files.
-3. score(): the pipelined scorer (DataLoader workers, batches, writer thread), without and with
+1. raw: forward passes on preloaded, preprocessed tensors (batched; the ceiling), without and with
+   Grad-CAM (the scorer's CamEngine: one forward pass + a backward pass through the head).
+2. naive: for each case read, preprocess, predict (batch 1), write the same per-case files
+   (preview.npz, case.json, a predictions line), without and with Grad-CAM (the same CamEngine,
+   batch 1, its map resampled onto the preview).
+3. score(): the pipelined scorer (DataLoader workers, batches, writer threads), without and with
    Grad-CAM.
 4. peak RSS of a scoring process (plus its loader workers) at 100 and 1000 cases (tiny model),
    which must stay flat as the number of cases grows.
+Ratios compare like with like: score vs naive and score vs raw, each without CAM and with CAM.
 Everything runs in one process on the same synthetic data, so the ratios are comparable even on a
-noisy shared machine.
+noisy shared machine; ``--repeat N`` runs phases 1-3 N times and the load average is recorded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -53,41 +58,57 @@ def make_model(path: Path, encoder: str, size: int) -> Path:
     return path
 
 
-def raw_rate(model_dir: Path, data: Path, batch_size: int) -> float:
+def _predict_fn(loaded, cam: bool, example):
+    """logits (and CAMs) for a batch: the plain forward pass, or the scorer's Grad-CAM engine."""
+    from medtl.models import predict_logits
+
+    if not cam:
+        return lambda x: (predict_logits(loaded.model, x), None)
+    from medtl.infer.cam import CamEngine
+
+    return CamEngine(loaded.model, example)
+
+
+def raw_rate(model_dir: Path, data: Path, batch_size: int, *, cam: bool = False) -> float:
     import torch
 
     from medtl.data import PreprocessConfig, build_transforms, read_scan
-    from medtl.models import load_model_dir, predict_logits
+    from medtl.models import load_model_dir
 
     loaded = load_model_dir(model_dir)
     tf = build_transforms(PreprocessConfig.from_dict(loaded.preprocess), train=False)
     x = torch.stack([tf({"image": read_scan(p)})["image"].as_tensor() for p in sorted(data.glob("*.png"))])
-    predict_logits(loaded.model, x[:batch_size])  # warm-up
+    predict = _predict_fn(loaded, cam, x[:1])
+    predict(x[:batch_size])  # warm-up
     t = time.perf_counter()
     for i in range(0, len(x), batch_size):
-        predict_logits(loaded.model, x[i : i + batch_size])
+        predict(x[i : i + batch_size])
     return len(x) / (time.perf_counter() - t)
 
 
-def naive_rate(model_dir: Path, data: Path, out: Path, limit: int) -> float:
+def naive_rate(model_dir: Path, data: Path, out: Path, limit: int, *, cam: bool = False) -> float:
     import torch
 
     from medtl.data import PreprocessConfig, build_transforms, read_scan
     from medtl.fileio import append_line
-    from medtl.infer.geometry import make_preview
+    from medtl.infer.geometry import cam_to_preview, make_preview
     from medtl.infer.outputs import write_case_json, write_preview
-    from medtl.models import load_model_dir, predict_logits
+    from medtl.models import load_model_dir
 
     loaded = load_model_dir(model_dir)
     tf = build_transforms(PreprocessConfig.from_dict(loaded.preprocess), train=False)
     paths = sorted(data.glob("*.png"))[:limit]
+    predict = None
     t = time.perf_counter()
     for path in paths:
         scan = read_scan(path)
         x = tf({"image": scan})["image"]
-        p = torch.softmax(predict_logits(loaded.model, x[None]), 1)[0].tolist()
+        predict = predict or _predict_fn(loaded, cam, x.as_tensor()[None])
+        logits, maps = predict(x.as_tensor()[None])
+        p = torch.softmax(logits, 1)[0].tolist()
         image, spacing, affine = make_preview(scan.array, scan.affine, False)
-        write_preview(out / path.stem / "preview.npz", image=image, spacing=spacing, affine=affine)
+        extra = {} if maps is None else {"cam": cam_to_preview(maps[0], x.affine.numpy(), affine, image.shape)}
+        write_preview(out / path.stem / "preview.npz", image=image, spacing=spacing, affine=affine, **extra)
         write_case_json(out / path.stem / "case.json", {"case_id": path.stem, "probabilities": p})
         append_line(out / "predictions.csv", f"{path.stem},{p[0]:.6f},{p[1]:.6f}")
     return len(paths) / (time.perf_counter() - t)
@@ -135,6 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-cases", type=int, nargs="*", default=[100, 1000])
+    ap.add_argument("--repeat", type=int, default=1, help="run the throughput phases N times")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "bench_score.json"))
     args = ap.parse_args(argv)
     import torch
@@ -144,22 +166,31 @@ def main(argv=None) -> int:
         write_cases(tmp / "data", args.cases, args.png_size)
         model = make_model(tmp / "model", args.encoder, args.image_size)
         res = {"cases": args.cases, "encoder": args.encoder, "image_size": args.image_size,
-               "batch_size": args.batch_size, "workers": args.workers, "torch_threads": torch.get_num_threads()}
-        res["naive_cases"] = min(args.naive_cases, args.cases)
-        phases = [("raw_forward_per_s", lambda: raw_rate(model, tmp / "data", args.batch_size)),
-                  ("naive_per_s", lambda: naive_rate(model, tmp / "data", tmp / "naive", args.naive_cases)),
-                  ("score_per_s", lambda: score_rate(model, tmp / "data", tmp / "s1", cam=False,
-                                                     batch_size=args.batch_size, workers=args.workers)),
-                  ("score_with_cam_per_s", lambda: score_rate(model, tmp / "data", tmp / "s2", cam=True,
-                                                              batch_size=args.batch_size, workers=args.workers))]
-        for key, phase in phases:
-            res[key] = phase()
-            print(f"{key}: {res[key]:.2f} cases/s", flush=True)
-        res["score_loop_per_s"], res["score_loop_with_cam_per_s"] = LOOP_RATES[False], LOOP_RATES[True]
-        res["speedup_vs_naive"] = res["score_per_s"] / res["naive_per_s"]
-        res["fraction_of_raw_forward"] = res["score_per_s"] / res["raw_forward_per_s"]
-        res["loop_fraction_of_raw_forward"] = res["score_loop_per_s"] / res["raw_forward_per_s"]
-        print(json.dumps(res, indent=2), flush=True)
+               "png_size": args.png_size, "batch_size": args.batch_size, "workers": args.workers,
+               "torch_threads": torch.get_num_threads(), "naive_cases": min(args.naive_cases, args.cases),
+               "runs": []}
+        for r in range(args.repeat):
+            run = {"load_avg_start": list(os.getloadavg())}
+            for cam in (False, True):
+                tag = "_with_cam" if cam else ""
+                data, out = tmp / "data", tmp / f"r{r}{tag}"
+                for key, phase in ((f"raw_forward{tag}_per_s", raw_rate), (f"naive{tag}_per_s", naive_rate),
+                                   (f"score{tag}_per_s", score_rate)):
+                    if phase is raw_rate:
+                        run[key] = raw_rate(model, data, args.batch_size, cam=cam)
+                    elif phase is naive_rate:
+                        run[key] = naive_rate(model, data, out / "naive", args.naive_cases, cam=cam)
+                    else:
+                        run[key] = score_rate(model, data, out / "score", cam=cam, batch_size=args.batch_size,
+                                              workers=args.workers)
+                    print(f"run {r}: {key}: {run[key]:.2f} cases/s", flush=True)
+                run[f"score_loop{tag}_per_s"] = LOOP_RATES[cam]
+                run[f"speedup_vs_naive{tag}"] = run[f"score{tag}_per_s"] / run[f"naive{tag}_per_s"]
+                run[f"fraction_of_raw{tag}"] = run[f"score{tag}_per_s"] / run[f"raw_forward{tag}_per_s"]
+                run[f"loop_fraction_of_raw{tag}"] = run[f"score_loop{tag}_per_s"] / run[f"raw_forward{tag}_per_s"]
+            run["load_avg_end"] = list(os.getloadavg())
+            res["runs"].append(run)
+            print(json.dumps(run, indent=2), flush=True)
         tiny = make_model(tmp / "tiny", "tiny", 32)
         res["memory"] = []
         for n in args.memory_cases:
@@ -185,8 +216,6 @@ def _cpu() -> str:
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

@@ -3,7 +3,7 @@
     python scripts/make_sample_data.py --out sample_data [--if-missing]
 
 Contents (described in sample_data/README.md): CT-like DICOM series (one axial, a folder holding two
-series, one oblique), 24 CT-like NIfTI volumes with a bright spherical "lesion" in about half and
+series, one oblique), 40 CT-like NIfTI volumes with a bright ellipsoidal "lesion" in three quarters and
 their masks, 200 ultrasound-like PNG images with or without a bright blob, and two manifests:
 classification.csv (lesion absent/present, patient ids, no split column: split by patient) and
 segmentation.csv (image + mask, with a split column). Fixed seeds: re-running writes identical bytes.
@@ -22,7 +22,7 @@ from medtl.data.synthetic import write_dicom_series, write_nifti
 from medtl.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, confined
 
 N_PNG_PATIENTS = 100  # two images each
-N_VOLUMES = 24
+N_VOLUMES = 40  # 28 train / 6 val / 6 test; a lesion in 3 of every 4 cases
 PNG_SIZE = 64
 VOL_SIZE = 32
 
@@ -82,20 +82,24 @@ def make_pngs(out: Path) -> list[str]:
 
 # --- 3D CT-like volumes ----------------------------------------------------------------------------
 def ct_volume(rng: np.random.Generator, shape, present: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(HU float volume, uint8 mask): air, a soft-tissue ellipsoid body, a spine, maybe a lesion."""
+    """(HU float volume, uint8 mask): air, a soft-tissue ellipsoid body, a spine, an organ slightly
+    denser than soft tissue (a distractor), maybe a hyperdense, slightly ellipsoidal lesion."""
     i, j, k = _grid(shape)
     c = [s / 2 for s in shape]
     body = ((i - c[0]) / (0.42 * shape[0])) ** 2 + ((j - c[1]) / (0.34 * shape[1])) ** 2 < 1
     hu = np.where(body, 40.0, -1000.0)
     spine = ((i - c[0]) ** 2 + (j - c[1] - 0.22 * shape[1]) ** 2) < (0.07 * shape[0]) ** 2
     hu[spine] = 700.0
+    organ_c = [rng.uniform(0.3, 0.4) * shape[0], rng.uniform(0.35, 0.5) * shape[1]]
+    organ = ((i - organ_c[0]) / (0.16 * shape[0])) ** 2 + ((j - organ_c[1]) / (0.14 * shape[1])) ** 2 < 1
+    hu[organ & body & ~spine] = 40.0 + rng.uniform(20, 40)
     mask = np.zeros(shape, dtype=np.uint8)
     if present:
-        r = rng.uniform(2.5, 5.0)
+        r = rng.uniform(3.0, 5.5) * rng.uniform(0.85, 1.15, size=3) / np.array([1.0, 1.0, 1.2])
         centre = [rng.uniform(0.35, 0.65) * shape[0], rng.uniform(0.3, 0.55) * shape[1], rng.uniform(0.3, 0.7) * shape[2]]
-        sphere = ((i - centre[0]) ** 2 + (j - centre[1]) ** 2 + (k - centre[2]) ** 2) < r**2
-        hu[sphere & body] = 40.0 + rng.uniform(90, 160)
-        mask[sphere & body] = 1
+        sphere = sum(((g - m) / rr) ** 2 for g, m, rr in zip((i, j, k), centre, r)) < 1
+        hu[sphere & body & ~spine] = 40.0 + rng.uniform(80, 150)
+        mask[sphere & body & ~spine] = 1
     hu += _smooth(rng.standard_normal(shape), 0.6) * 25.0
     return hu, mask
 
@@ -103,9 +107,9 @@ def ct_volume(rng: np.random.Generator, shape, present: bool) -> tuple[np.ndarra
 def make_nifti(out: Path) -> list[str]:
     rng = np.random.default_rng(20260202)
     lines = ["image,mask,patient_id,split"]
-    splits = ["train"] * 16 + ["val"] * 4 + ["test"] * 4
+    splits = ["train"] * 28 + ["val"] * 6 + ["test"] * 6
     for n in range(N_VOLUMES):
-        hu, mask = ct_volume(rng, (VOL_SIZE,) * 3, present=n % 2 == 0)
+        hu, mask = ct_volume(rng, (VOL_SIZE,) * 3, present=n % 4 != 1)
         spacing = (1.5, 1.5, 2.0)
         if n % 4 == 3:  # stored left-right/anterior-posterior flipped (LPS-like): canonical must undo it
             affine = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])

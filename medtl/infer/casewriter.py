@@ -8,7 +8,7 @@ import numpy as np
 
 from medtl.fileio import confined
 from medtl.infer import outputs as out_files
-from medtl.infer.geometry import cam_to_preview, mask_to_preview, probabilities_to_mask
+from medtl.infer.geometry import cam_to_preview, cams_to_previews, mask_to_preview, probabilities_to_mask
 from medtl.infer.resume import CaseResult, write_result
 
 
@@ -55,7 +55,9 @@ class CaseWriter:
                         uncertainty=row["uncertainty"])
             if "tta_disagreement" in row:
                 info["tta_disagreement"] = row["tta_disagreement"]
-            if pred.cam is not None:
+            if pred.cam_preview is not None:
+                preview["cam"] = pred.cam_preview
+            elif pred.cam is not None:
                 preview["cam"] = cam_to_preview(pred.cam, item.x_affine, p_affine, p_shape)
         else:
             row, mask = self._segmentation(case, item, pred, outputs, info)
@@ -89,3 +91,19 @@ class CaseWriter:
             except Exception as exc:  # the mask and volumes stay valid; say why there is no SEG
                 info["warnings"].append(f"no DICOM SEG: {exc}")
         return row, mask
+
+
+def attach_cam_previews(pairs: list[tuple]) -> None:
+    """Map the Grad-CAMs of a batch of ``(item, prediction)`` onto their preview grids in one go
+    (see :func:`~medtl.infer.geometry.cams_to_previews`); the writer then only saves them."""
+    pairs = [(item, pred) for item, pred in pairs if getattr(pred, "cam", None) is not None]
+    if not pairs:
+        return
+    shapes = [item.preview[0].shape[: len(item.preview[1])] for item, _ in pairs]
+    try:
+        maps = cams_to_previews([pred.cam for _, pred in pairs], [item.x_affine for item, _ in pairs],
+                                [item.preview[2] for item, _ in pairs], shapes)
+    except Exception:  # noqa: BLE001 - the writer maps each case alone and reports its own failure
+        return
+    for (_, pred), cam in zip(pairs, maps):
+        pred.cam_preview, pred.cam = cam, None

@@ -3,8 +3,10 @@ while the main process runs the model on the current batch.
 
 A worker never raises for a bad case: it returns a failed item carrying the data layer's reason
 code, so one unreadable scan cannot stop the run. Only what the main process needs travels
-between processes: the preprocessed tensor and its affine, the input's geometry (not its voxels)
-and the small preview.
+between processes: the preprocessed array and its affine, the input's geometry (not its voxels)
+and the small preview. Arrays travel as numpy (pickled through the worker's pipe): a torch tensor
+would go through a shared-memory file and a file-descriptor handshake per tensor, which costs
+more than copying a small image.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class Item:
     index: int
     ok: bool
     input_sha256: str | None = None
-    x: torch.Tensor | None = None  # (C, *spatial) preprocessed
+    x: np.ndarray | None = None  # (C, *spatial) float32 preprocessed
     x_affine: np.ndarray | None = None  # affine of the preprocessed grid
     geometry: dict = field(default_factory=dict)  # shape, affine, spacing of the input scan
     preview: tuple | None = None  # (image, spacing, affine)
@@ -50,11 +52,17 @@ def read_case(case):
 
 
 class CaseDataset(torch.utils.data.Dataset):
-    """Case index -> :class:`Item` (read + preprocess + preview), never raising."""
+    """Case index -> :class:`Item` (read + preprocess + preview), never raising.
+
+    ``transforms`` is the model's ``build_transforms(cfg, train=False)``.
+    """
 
     def __init__(self, cases: list, transforms):
+        from medtl.infer.preprocess import Preprocessor
+
         self.cases = cases
         self.transforms = transforms
+        self.preprocess = Preprocessor(transforms)
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -67,7 +75,8 @@ class CaseDataset(torch.utils.data.Dataset):
         try:
             scan = read_case(case)
             digest = input_sha256(scan.files or case.files, case.path)
-            x = self.transforms({"image": scan})["image"]
+            # untracked MONAI only in a worker process (no other thread uses MONAI there)
+            x, x_affine = self.preprocess(scan, allow_untracked=torch.utils.data.get_worker_info() is not None)
             rgb = scan.meta.get("photometric_interpretation", "").startswith(("RGB", "YBR")) or (
                 scan.format == "image" and scan.channels >= 3)
             array = scan.array
@@ -80,8 +89,7 @@ class CaseDataset(torch.utils.data.Dataset):
                 return Item(index, False, code=typed.code, message=typed.message)
             return Item(index, False, code="preprocess_failed", message=f"{type(exc).__name__}: {exc}")
         return Item(
-            index, True, input_sha256=digest, x=x.as_tensor() if hasattr(x, "as_tensor") else torch.as_tensor(x),
-            x_affine=np.asarray(x.affine, dtype=np.float64) if hasattr(x, "affine") else np.eye(4),
+            index, True, input_sha256=digest, x=x, x_affine=x_affine,
             geometry={"shape": scan.spatial_shape, "affine": scan.affine, "spacing": tuple(scan.spacing)},
             preview=preview, meta={"modality": scan.modality, "format": scan.format, "channels": scan.channels},
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from medtl.models import predict_logits
@@ -22,6 +23,7 @@ class Prediction:
     probs: torch.Tensor  # classification (K,); segmentation (K, *spatial) on the preprocessed grid
     disagreement: float | None = None
     cam: torch.Tensor | None = None  # (*spatial) 0..1 on the preprocessed grid
+    cam_preview: np.ndarray | None = None  # the cam on the preview grid (set in batches by the scorer)
 
 
 def _entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -136,14 +136,14 @@ def _predict(predictor, group):
     import torch
 
     try:
-        return list(zip(group, predictor(torch.stack([it.x for it in group]))))
+        return list(zip(group, predictor(torch.stack([torch.as_tensor(it.x) for it in group]))))
     except Exception as exc:
         if len(group) == 1:
             return [(group[0], exc)]
     out = []
     for item in group:
         try:
-            out.append((item, predictor(item.x[None])[0]))
+            out.append((item, predictor(torch.as_tensor(item.x)[None])[0]))
         except Exception as exc:
             out.append((item, exc))
     return out
@@ -160,6 +160,7 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
                quiet, snapshot) -> None:
     from tqdm import tqdm
 
+    from medtl.infer.casewriter import attach_cam_previews
     from medtl.infer.manifest import PREDICTIONS, csv_row
     from medtl.infer.outputs import prediction_header, write_predictions_csv
     from medtl.infer.pipeline import CaseDataset, group_by_shape, make_loader
@@ -187,7 +188,9 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
                     case = cases[item.index]
                     pending.append((item.index, pool.submit(writer.failed, case, item.code, item.message)))
             for group in group_by_shape([it for it in items if it.ok]):
-                for item, pred in _predict(predictor, group):
+                scored = _predict(predictor, group)
+                attach_cam_previews([(it, p) for it, p in scored if not isinstance(p, Exception)])
+                for item, pred in scored:
                     if isinstance(pred, Exception):  # this case only; the rest of the run goes on
                         failed = pool.submit(writer.failed, cases[item.index], "predict_failed",
                                              f"{type(pred).__name__}: {pred}", item.input_sha256)

@@ -62,7 +62,10 @@ def wrap(model: torch.nn.Module, ctx: DistContext, device: torch.device) -> torc
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(model, device_ids=ids)
+    # A segmentation model does not use the encoder's pooled-feature layers (e.g. EfficientNet's
+    # _conv_head): DDP must be told, or it waits forever for their gradients.
+    unused = getattr(model, "task", None) == "segmentation"
+    return DDP(model, device_ids=ids, find_unused_parameters=unused)
 
 
 def train_sampler(dataset, ctx: DistContext, *, seed: int):

@@ -26,3 +26,22 @@ def test_cam_targets_last_encoder_stage_and_is_per_sample(cls_model):
     for i in range(4):  # a batch gives each sample the map it gets alone (MONAI mixes them)
         _, alone = engine(x[i : i + 1])
         torch.testing.assert_close(maps[i], alone[0], rtol=1e-4, atol=1e-5)
+
+
+def test_cut_backward_gives_monai_gradcam_maps_and_leaves_weights_untouched(cls_model):
+    """The engine stops the backward pass at the target stage; the maps equal MONAI's GradCAM run
+    the default way (full backward through every weight), per sample."""
+    from monai.visualize import GradCAM
+
+    from medtl.infer.cam import _minmax01
+
+    reference, loaded = load_model_dir(cls_model), load_model_dir(cls_model)
+    x = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    engine = CamEngine(loaded.model, x[:1])
+    assert not any(p.requires_grad for p in loaded.model.parameters())
+    _, maps = engine(x)
+    cam = GradCAM(nn_module=reference.model, target_layers=engine.layer, postprocessing=_minmax01)
+    for i in range(3):
+        want = cam(x[i : i + 1])[:, 0]
+        torch.testing.assert_close(maps[i : i + 1], want, rtol=1e-5, atol=1e-6)
+    assert all(p.grad is None for p in loaded.model.parameters())

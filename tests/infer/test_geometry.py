@@ -56,3 +56,22 @@ def test_inverting_preprocessing_recovers_the_input_grid():
     assert dice > 0.9
     _, _, p_aff = make_preview(image[None], affine, False)
     assert np.array_equal(mask_to_preview(mask, affine, p_aff, shape), mask)
+
+
+def test_batched_cam_previews_equal_one_call_per_map():
+    from medtl.infer.geometry import cam_to_preview, cams_to_previews
+
+    g = torch.Generator().manual_seed(0)
+    cams = [torch.rand(16, 12, generator=g) for _ in range(4)]
+    src = np.diag([2.5, 3.0, 1.0, 1.0])
+    src[:2, 3] = 0.75
+    other = src.copy()
+    other[0, 3] = 2.0
+    src_affines = [src, src, other, src]
+    dst_affines = [np.eye(4)] * 4
+    shapes = [(40, 36), (40, 36), (40, 36), (20, 18)]
+    batched = cams_to_previews(cams, src_affines, dst_affines, shapes)
+    for cam, s, d, shape, got in zip(cams, src_affines, dst_affines, shapes, batched):
+        want = cam_to_preview(cam, s, d, shape)
+        assert got.shape == shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)

@@ -68,3 +68,18 @@ def test_predictions_csv_header_and_failed_rows(tmp_path):
     assert rows == [{**dict.fromkeys(header, ""), "case_id": "x", "source": "x.png", "status": "failed"}]
     assert prediction_header("segmentation", ["bg", "l"], spatial_dims=3, tta=False) == [
         "case_id", "source", "volume_ml_l", "status"]
+
+
+def test_preview_npz_is_reproducible_and_loads_without_pickle(tmp_path):
+    from medtl.infer.outputs import write_preview
+
+    rng = np.random.default_rng(0)
+    image, cam = rng.random((30, 20)).astype(np.float32), rng.random((30, 20)).astype(np.float32)
+    for name in ("a.npz", "b.npz"):
+        write_preview(tmp_path / name, image=image, spacing=(0.5, 0.7), affine=np.eye(4), cam=cam)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    z = np.load(tmp_path / "a.npz", allow_pickle=False)
+    assert sorted(z.files) == ["affine", "cam", "image", "spacing"]
+    np.testing.assert_array_equal(z["image"], image)
+    np.testing.assert_array_equal(z["cam"], cam)
+    assert z["spacing"].dtype == np.float64 and z["image"].dtype == np.float32
