@@ -2,6 +2,9 @@
 
 Every file medtl writes goes through :func:`atomic_write` (temporary file in the same folder,
 fsync, then ``os.replace``), so a crash or ``kill -9`` never leaves a half-written output.
+Writers of many small files may pass ``durable=False`` (no per-file fsync; the rename is still
+atomic, which is all a ``kill -9`` needs) and then make a whole batch durable against power loss
+with one :func:`sync_filesystem` call.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from medtl.errors import MedtlError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically."""
+def atomic_write(path: str | Path, mode: str = "wb", *, durable: bool = True) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
+
+    ``durable=False`` skips the fsync (see the module docstring)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -28,7 +33,8 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -36,18 +42,37 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_write(path, "wb") as fh:
+def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -> None:
+    with atomic_write(path, "wb", durable=durable) as fh:
         fh.write(data)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_write(path, "w") as fh:
+def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> None:
+    with atomic_write(path, "w", durable=durable) as fh:
         fh.write(text)
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+def atomic_write_json(path: str | Path, obj: Any, *, durable: bool = True) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n",
+                      durable=durable)
+
+
+def sync_filesystem(path: str | Path) -> None:
+    """Flush every pending write on the filesystem holding ``path`` to disk: Linux ``syncfs``
+    (one call for a whole batch of ``durable=False`` writes), elsewhere ``os.sync``."""
+    import ctypes
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _json_default(o: Any) -> Any:

@@ -96,14 +96,15 @@ def write_mask_nifti(path: str | Path, mask: np.ndarray, affine: np.ndarray) -> 
     atomic_write_bytes(path, gzip.compress(data, compresslevel=6, mtime=0) if str(path).endswith(".gz") else data)
 
 
-def write_preview(path: str | Path, *, image: np.ndarray, spacing, affine, mask=None, cam=None) -> None:
+def write_preview(path: str | Path, *, image: np.ndarray, spacing, affine, mask=None, cam=None,
+                  durable: bool = True) -> None:
     arrays = {"image": np.asarray(image, np.float32), "spacing": np.asarray(spacing, np.float64),
               "affine": np.asarray(affine, np.float64)}
     if mask is not None:
         arrays["mask"] = np.asarray(mask, np.uint8)
     if cam is not None:
         arrays["cam"] = np.asarray(cam, np.float32)
-    atomic_write_bytes(path, npz_bytes(arrays))
+    atomic_write_bytes(path, npz_bytes(arrays), durable=durable)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], *, compresslevel: int = PREVIEW_COMPRESSLEVEL) -> bytes:
@@ -119,5 +120,5 @@ def npz_bytes(arrays: dict[str, np.ndarray], *, compresslevel: int = PREVIEW_COM
     return buf.getvalue()
 
 
-def write_case_json(path: str | Path, info: dict) -> None:
-    atomic_write_json(path, info)
+def write_case_json(path: str | Path, info: dict, *, durable: bool = True) -> None:
+    atomic_write_json(path, info, durable=durable)

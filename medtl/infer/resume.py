@@ -45,8 +45,8 @@ def result_path(out_dir: str | Path, case_id: str) -> Path:
     return confined(out_dir, f"{RESULTS_DIR}/{case_id}.json")
 
 
-def write_result(out_dir: str | Path, result: CaseResult) -> None:
-    atomic_write_json(result_path(out_dir, result.case_id), result.to_dict())
+def write_result(out_dir: str | Path, result: CaseResult, *, durable: bool = True) -> None:
+    atomic_write_json(result_path(out_dir, result.case_id), result.to_dict(), durable=durable)
 
 
 def read_result(out_dir: str | Path, case_id: str) -> CaseResult | None:

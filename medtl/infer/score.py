@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medtl.errors import MedtlError
-from medtl.fileio import confined
+from medtl.fileio import confined, sync_filesystem
 
 FORMATS = ("csv", "nifti", "dicom-seg")
 SNAPSHOT_EVERY_S = 30.0
@@ -112,6 +112,8 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     _run_cases(cases, todo, results, writer, predictor, build_transforms(cfg, train=False), out, run,
                batch_size=batch_size, workers=workers, quiet=quiet, snapshot=part.num_parts == 1)
     loop_s = time.perf_counter() - t_loop
+    if todo:
+        sync_filesystem(out)  # the last batches' records, before the part record says "finished"
     record["finished"] = now_iso()
     write_part(out, part, record)
 
@@ -168,36 +170,43 @@ def _run_cases(cases, todo, results, writer, predictor, transforms, out, run, *,
     if not todo:
         return
     loader = make_loader(CaseDataset(cases, transforms), todo, batch_size=batch_size, workers=workers)
-    pending: list[tuple[int, Future]] = []
+    pending: list[tuple[list[int], Future]] = []  # per loader batch: its case indices, its commit
     bar = tqdm(total=len(todo), unit="case", disable=quiet, dynamic_ncols=True, file=sys.stderr)
     last_snapshot = last_log = time.perf_counter()
     header = prediction_header(run["task"], run["label_names"], spatial_dims=run["spatial_dims"], tta=run["tta"])
 
     def drain(limit: int) -> None:
-        while len(pending) > limit:
-            index, future = pending.pop(0)
-            results[index] = future.result()
-            bar.update(1)
+        while sum(len(indices) for indices, _ in pending) > limit:
+            indices, future = pending.pop(0)
+            for index, result in zip(indices, future.result()):
+                results[index] = result
+            bar.update(len(indices))
 
-    # Several writer threads: each case's files end with an fsync, and fsyncs of different cases
-    # overlap; each case's own files are still written in order, its record last.
-    with ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="medtl-write") as pool:
+    def commit(futures: list[Future]):
+        return writer.commit([f.result() for f in futures])
+
+    # Writer threads write the cases' files (no per-file fsync); one committer thread then makes
+    # each loader batch durable with one filesystem sync and writes its records (casewriter.py).
+    with ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="medtl-write") as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="medtl-commit") as committer:
         for items in loader:
+            batch: list[tuple[int, Future]] = []
             for item in items:
                 if not item.ok:
                     case = cases[item.index]
-                    pending.append((item.index, pool.submit(writer.failed, case, item.code, item.message)))
+                    batch.append((item.index, pool.submit(writer.failed, case, item.code, item.message, record=False)))
             for group in group_by_shape([it for it in items if it.ok]):
                 scored = _predict(predictor, group)
                 attach_cam_previews([(it, p) for it, p in scored if not isinstance(p, Exception)])
                 for item, pred in scored:
                     if isinstance(pred, Exception):  # this case only; the rest of the run goes on
                         failed = pool.submit(writer.failed, cases[item.index], "predict_failed",
-                                             f"{type(pred).__name__}: {pred}", item.input_sha256)
-                        pending.append((item.index, failed))
+                                             f"{type(pred).__name__}: {pred}", item.input_sha256, record=False)
+                        batch.append((item.index, failed))
                         continue
                     item.x = None  # free the tensor before the writer runs
-                    pending.append((item.index, pool.submit(writer.finish, cases[item.index], item, pred)))
+                    batch.append((item.index, pool.submit(writer.finish, cases[item.index], item, pred, record=False)))
+            pending.append(([i for i, _ in batch], committer.submit(commit, [f for _, f in batch])))
             drain(2 * max(WRITER_THREADS, batch_size))
             now = time.perf_counter()
             if snapshot and run["write_csv"] and now - last_snapshot > SNAPSHOT_EVERY_S:

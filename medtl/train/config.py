@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medtl.continual.config import ContinualConfig
 from medtl.errors import ConfigError
 
 DEFAULT_YAML = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
@@ -109,6 +110,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     linear_probe: LinearProbeConfig = field(default_factory=LinearProbeConfig)
+    continual: ContinualConfig = field(default_factory=ContinualConfig)  # used with init_from
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,6 +126,9 @@ class TrainConfig:
             raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {self.optim.schedule!r}")
         if self.data.balance not in ("weights", "sampler", "none"):
             raise ConfigError(f"data.balance must be weights, sampler or none, got {self.data.balance!r}")
+        self.continual.validate()
+        if self.continual.method != "none" and not self.init_from:
+            raise ConfigError("continual.method needs --init-from RUN_DIR (the model to continue from)")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be >= 1")
         if self.augment:

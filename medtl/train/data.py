@@ -69,7 +69,7 @@ def strip_records(records: list[dict], task: str) -> list[dict]:
     keys = ("image", "label") if task == "classification" else ("image", "mask")
     out = []
     for r in records:
-        item = {k: r[k] for k in keys if k in r}
+        item = {k: r[k] for k in keys + ("rehearsal",) if k in r}
         if task == "classification" and isinstance(item.get("label"), list):
             item["label"] = np.asarray(item["label"], dtype=np.float32)
         out.append(item)

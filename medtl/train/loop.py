@@ -90,7 +90,7 @@ def _bar(iterable, rt: Runtime, **kw):
 
 
 def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtime, cfg: TrainConfig,
-                multilabel: bool, desc: str = "train") -> float:
+                multilabel: bool, desc: str = "train", continuation=None) -> float:
     total, count = 0.0, 0
     params = [p for g in optimizer.param_groups for p in g["params"]]
     for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
@@ -98,7 +98,15 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtim
         y = loss_target(batch, cfg.task, multilabel, rt.device)
         optimizer.zero_grad(set_to_none=True)
         with rt.autocast():
-            loss = loss_fn(model(x).float(), y)
+            if continuation is not None and continuation.routes_replay:
+                from medtl.continual.continuation import replay_loss
+
+                loss = replay_loss(getattr(model, "module", model), x, y, batch["rehearsal"], loss_fn=loss_fn,
+                                   old_loss_fn=continuation.old_loss_fn, old_head=continuation.old_head)
+            else:
+                loss = loss_fn(model(x).float(), y)
+        if continuation is not None:  # forgetting penalty on the unwrapped model (fp32)
+            loss = continuation.loss(getattr(model, "module", model), loss)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -197,7 +205,7 @@ def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path,
 
 def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfig, run_dir: Path, *,
         multilabel: bool, label_names: list[str], sampler_weights: torch.Tensor | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False) -> FitResult:
+        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False, continuation=None) -> FitResult:
     """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best."""
     ctx = rt.ctx
     ckpt_dir = Path(run_dir) / "checkpoints"
@@ -246,7 +254,7 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         set_train_mode(model, plan)
         reseed_transforms(train_ds, cfg.seed * 1000 + epoch)
         train_loss = train_epoch(wrapped, loader_for(epoch), loss_fn, optimizer, scheduler, scaler, rt, cfg,
-                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}", continuation=continuation)
         out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
                       label_names=label_names, desc="val")
         val = epoch_metrics(out, task=cfg.task, multilabel=multilabel)

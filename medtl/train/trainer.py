@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def _model_config(cfg: TrainConfig, source):
                        dropout=cfg.model.dropout, **kw)
 
 
-def _init_from(model, path: str) -> tuple[dict, list]:
+def _init_from(model, path: str, *, encoder_only: bool = False) -> tuple[dict, list]:
     """Load an earlier run's weights (encoder always; heads/decoder where shapes match)."""
     from safetensors.torch import load_file
 
@@ -69,7 +70,8 @@ def _init_from(model, path: str) -> tuple[dict, list]:
     if enc_missing or bad:
         raise ModelDirError(f"--init-from encoder does not match (missing {enc_missing[:3]}, shape {bad[:3]})",
                             path=path)
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
+              and (k.startswith("encoder.") or not encoder_only)}
     model.load_state_dict(usable, strict=False)
     lineage = list(info.get("lineage") or []) + [{"model_id": info.get("model_id"), "path": str(path)}]
     return info, lineage
@@ -129,13 +131,35 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         cfg.model.weights = "none"
     seed_everything(cfg.seed)
     model_cfg = _model_config(cfg, source)
+    mode = None
+    if cfg.init_from:  # the child keeps the parent's input channels; a new task gets only its encoder
+        from medtl.continual.parent import resolve_mode
+        from medtl.models.io import read_model_info
+
+        parent_info = read_model_info(cfg.init_from)
+        mode = resolve_mode(cfg.continual.mode, parent_info, cfg.task, source.label_names)
+        model_cfg.in_channels = int(parent_info["model"]["in_channels"])
     model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
-    init_info, lineage = _init_from(model, cfg.init_from) if cfg.init_from else (None, [])
+    init_info, lineage = (_init_from(model, cfg.init_from, encoder_only=mode == "new_task") if cfg.init_from
+                          else (None, []))
+    cont = None
+    if cfg.init_from:
+        from medtl.continual import prepare_continuation
+
+        cont = prepare_continuation(dataclasses.replace(cfg.continual, mode=mode), model, cfg.init_from,
+                                    task=cfg.task, label_names=source.label_names, batch_size=cfg.batch_size,
+                                    device=rt.device)
     set_bn_momentum(model, cfg.model.bn_momentum)
     preprocess = derive_preprocess(cfg, source, model.encoder.pretrained_cfg, model_cfg.in_channels)
     is_clf = cfg.task == "classification"
     probe_only = is_clf and cfg.strategy == "linear-probe"  # no augmented training set needed
     datasets = build_datasets(cfg, source, preprocess, augment_train=not probe_only)
+    if cont is not None and cont.buffer is not None:  # rehearsal: replayed records join the training split
+        from medtl.train.data import make_split_dataset
+
+        mixed = cont.train_records(source.records["train"])
+        train_mixed = make_split_dataset(cfg, mixed, preprocess, train=not probe_only)
+        rt.log(f"rehearsal: {len(mixed) - len(source.records['train'])} replayed records from {cfg.init_from}")
     model.to(rt.device)
     if rt.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -152,13 +176,25 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         weights = class_weights(source, k).to(rt.device) if is_clf else None
         loss_fn = build_loss(cfg, multilabel=source.multilabel, class_weights=weights)
         sw = sample_weights(source, k) if is_clf and cfg.data.balance == "sampler" and not source.multilabel else None
-        res = fit(model, plan, datasets, loss_fn, rt, cfg, run_dir, multilabel=source.multilabel,
+        fit_sets = datasets
+        if cont is not None and cont.buffer is not None:
+            fit_sets, sw = {**datasets, "train": train_mixed}, None  # sampler weights cover the new records only
+        res = fit(model, plan, fit_sets, loss_fn, rt, cfg, run_dir, continuation=cont, multilabel=source.multilabel,
                   label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end,
                   eval_initial=probe is not None)
         history, best_epoch, epochs_run = res.history, res.best_epoch, res.epochs_run
         if (run_dir / "checkpoints" / ckpt.BEST).is_file():
             ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)
         feats = None  # the encoder changed: evaluate through the model
+    if cont is not None:
+        from medtl.continual.parent import evaluate_old_task
+
+        old = evaluate_old_task(model, cfg.init_from, head=cont.old_head, device=rt.device)
+        lineage = cont.lineage(data_source=source.source, data_fingerprint=source.fingerprint,
+                               n_train=len(source.records["train"]), metric_after=old.get(cont.metric_name))
+        rt.log(f"old task {cont.metric_name}: {cont.metric_before} -> {old.get(cont.metric_name)}")
+        if rt.ctx.is_main:
+            cont.save(run_dir)
     metrics = finalize(model, model_cfg, cfg, source, datasets, preprocess, rt, run_dir, feats=feats,
                        history=history, best_epoch=best_epoch, epochs_run=epochs_run, init_info=init_info,
                        lineage=lineage, probe_c=probe.C if probe else None, t0=t0)

@@ -90,7 +90,12 @@ def test_init_from_an_earlier_run_records_lineage(npz_2d, tmp_path):
     a = json.loads((first.run_dir / "model.json").read_text())
     b = json.loads((second.run_dir / "model.json").read_text())
     assert b["provenance"]["init_from"] == str(first.run_dir)
-    assert b["lineage"] == [{"model_id": a["model_id"], "path": str(first.run_dir)}]
+    (entry,) = b["lineage"]  # one step: first -> second, with what the old task scored before and after
+    assert (entry["parent_model_id"], entry["parent_path"]) == (a["model_id"], str(first.run_dir))
+    assert entry["mode"] == "same_task" and entry["method"] == "none"
+    assert entry["data"]["source"] == str(npz_2d)
+    before, after = entry["old_task_metric"]["before"], entry["old_task_metric"]["after"]
+    assert entry["old_task_metric"]["name"] == "auc" and 0.0 <= before <= 1.0 and 0.0 <= after <= 1.0
     assert str(first.run_dir) in (second.run_dir / "MODEL_CARD.md").read_text()
 
 
