@@ -10,7 +10,6 @@ as in MedMNIST's INFO, or ``{"label_names": [...]}``), else the known INFO below
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medtl.data.sidecar import read_sidecar
 from medtl.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -45,15 +45,7 @@ def _flag(path: Path) -> str:
 
 
 def _sidecar(path: Path) -> dict:
-    side = path.with_suffix(".json")
-    if not side.is_file():
-        return {}
-    try:
-        info = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"label-name file is not valid JSON ({exc})", path=side) from exc
-    if not isinstance(info, dict):
-        raise DataError("label-name file must hold a JSON object", path=side)
+    info = read_sidecar(path)
     if "label" in info and "label_names" not in info:
         labels = info["label"]
         info["label_names"] = [str(labels[k]) for k in sorted(labels, key=int)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from medtl.data.manifest import ManifestRow, encode_label, label_vocabulary, read_manifest
+from medtl.data.sidecar import read_sidecar
 from medtl.data.splits import split_by_patient
 from medtl.errors import ConfigError, DataError, MedtlError
 
@@ -67,17 +68,6 @@ def _from_npz(path: Path, task: str) -> DataSource:
     )
 
 
-def _sidecar(path: Path) -> dict:
-    side = path.with_suffix(".json")
-    if not side.is_file():
-        return {}
-    try:
-        info = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"manifest sidecar is not valid JSON ({exc})", path=side) from exc
-    if not isinstance(info, dict):
-        raise DataError("manifest sidecar must hold a JSON object", path=side)
-    return info
 
 
 def _assign_splits(rows: list[ManifestRow], strat: list, seed: int, val_f: float, test_f: float) -> list[str]:
@@ -101,7 +91,7 @@ def _assign_splits(rows: list[ManifestRow], strat: list, seed: int, val_f: float
 
 
 def _from_manifest(path: Path, task: str, seed: int, val_f: float, test_f: float) -> DataSource:
-    info = _sidecar(path)
+    info = read_sidecar(path)
     rows = read_manifest(path, task=task)
     multilabel = False
     if task == "classification":

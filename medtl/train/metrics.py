@@ -138,25 +138,23 @@ class SegmentationMeter:
 
     def compute(self) -> dict:
         dice = self.dice.aggregate().cpu().numpy()  # (N, K-1), nan where the label is absent
+        out = self._per_label("dice", dice)
+        if self.hd is not None:
+            hd = self.hd.aggregate().cpu().numpy()
+            out.update(self._per_label("hd95", np.where(np.isfinite(hd), hd, np.nan)))
+        out["n"] = int(dice.shape[0])
+        return out
+
+    def _per_label(self, key: str, values: np.ndarray) -> dict:
+        """``{key}_<label>`` per foreground label (mean over cases that define it) and their mean."""
         out: dict = {}
         per = []
         for j, name in enumerate(self.label_names[1:]):
-            col = dice[:, j]
+            col = values[:, j]
             val = float(np.nanmean(col)) if np.isfinite(col).any() else math.nan
-            out[f"dice_{name}"] = _num(val)
+            out[f"{key}_{name}"] = _num(val)
             per.append(val)
-        out["dice"] = _num(np.nanmean(per)) if np.isfinite(per).any() else None
-        if self.hd is not None:
-            hd = self.hd.aggregate().cpu().numpy()
-            hd = np.where(np.isfinite(hd), hd, np.nan)
-            per_hd = []
-            for j, name in enumerate(self.label_names[1:]):
-                col = hd[:, j]
-                val = float(np.nanmean(col)) if np.isfinite(col).any() else math.nan
-                out[f"hd95_{name}"] = _num(val)
-                per_hd.append(val)
-            out["hd95"] = _num(np.nanmean(per_hd)) if np.isfinite(per_hd).any() else None
-        out["n"] = int(dice.shape[0])
+        out[key] = _num(np.nanmean(per)) if np.isfinite(per).any() else None
         return out
 
 
