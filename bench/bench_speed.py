@@ -17,7 +17,10 @@ Results: docs/benchmarks/speed.{json,md}.
 
 from __future__ import annotations
 
+import os
+import shlex
 import statistics
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +30,7 @@ from common import (
     DATA,
     Arm,
     base_parser,
+    commands_block,
     common_overrides,
     machine_info,
     machine_line,
@@ -153,8 +157,10 @@ def step_overhead(args, log=print) -> dict:
             "median_s_per_step": med, "overhead": overhead}
 
 
-def markdown(res: dict, info: dict) -> str:
-    md = [f"# Speed\n\nMachine: {machine_line(info)}\n"]
+def markdown(res: dict, info: dict, argv: list[str]) -> str:
+    md = [f"# Speed\n\nMachine: {machine_line(info)}\n\nCommand: `{shlex.join(['python', 'bench/bench_speed.py', *argv])}`"
+          f" (every part in this one process, one after the other; 1-min load average at the start: "
+          f"{res.get('load_avg_1m_start', '?')})\n"]
     if "probe" in res:
         p = res["probe"]
         rows = [[k, f"{r['time_to_model_s']:.1f}", f"{r['test']['auc']:.4f}", f"{r['test']['accuracy']:.4f}"]
@@ -164,7 +170,8 @@ def markdown(res: dict, info: dict) -> str:
                   + f"\nFine-tune minus probe: AUC {p['finetune_minus_probe']['auc']:+.4f}, ACC "
                     f"{p['finetune_minus_probe']['accuracy']:+.4f}. Fine-tuning takes "
                     f"{p['speedup_cold_vs_finetune']:.1f}x the cold-cache probe's time and "
-                    f"{p['speedup_warm_vs_finetune']:.1f}x the warm-cache probe's.\n")
+                    f"{p['speedup_warm_vs_finetune']:.1f}x the warm-cache probe's.\n\n"
+                  + commands_block(list(p["runs"].values())))
     if "pipeline" in res:
         p = res["pipeline"]
         rows = [[k, p[k]["n_items"], f"{p[k]['build_s']:.1f}", f"{p[k]['median_epoch_s']:.2f}",
@@ -194,7 +201,7 @@ def main(argv=None) -> int:
     p.add_argument("--step-rounds", type=int, default=6)
     args = p.parse_args(argv)
     work = args.work / datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S")  # fresh: timings, not reuse
-    res = {}
+    res: dict = {"load_avg_1m_start": round(os.getloadavg()[0], 2)}
     if "step" in args.parts:
         res["step"] = step_overhead(args)
     if "pipeline" in args.parts:
@@ -202,7 +209,9 @@ def main(argv=None) -> int:
     if "probe" in args.parts:
         res["probe"] = probe_vs_finetune(args, work)
     info = machine_info()
-    write_results(args.docs, "speed", {"benchmark": "speed", "machine": info, **res}, markdown(res, info))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    write_results(args.docs, "speed", {"benchmark": "speed", "machine": info, "argv": argv, **res},
+                  markdown(res, info, argv))
     return 0
 
 

@@ -138,7 +138,8 @@ def train_run(arm: Arm, data: Path, out: Path, *, seed: int, extra: Sequence[str
     return {
         "arm": arm.name, "seed": seed, "run_dir": str(out), "reused": reused,
         "wall_time_s": metrics.get("wall_time_s", stamp.get("time_to_model_s")),
-        "epochs": metrics.get("epochs"), "val": metrics.get("val"), "test": metrics.get("test"),
+        "epochs": metrics.get("epochs"), "best_epoch": metrics.get("best_epoch"),
+        "val": metrics.get("val"), "test": metrics.get("test"),
         **stamp, "command": cli_command(arm.config, data, out, overrides),
     }
 

@@ -72,12 +72,14 @@ def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs
     if references:
         md.append("\nPublished references (test split):\n\n" + markdown_table(["model", "result"], references))
     per_seed = [[r["arm"], r["seed"], *[_num((r.get("test") or {}).get(m)) for m in metrics],
-                 _num((r.get("val") or {}).get(metrics[0])), r.get("epochs"), f"{r['wall_time_s']:.0f}",
+                 _num((r.get("val") or {}).get(metrics[0])), r.get("epochs"), r.get("best_epoch", "?"),
+                 f"{r['wall_time_s']:.0f}",
                  r.get("started_utc", "?"), r.get("load_avg_1m_start", "?")] for r in rows]
-    md.append("\nPer run (wall time includes embedding, training, calibration and evaluation; the 1-min load "
-              "average at the start shows how busy the shared machine was):\n\n"
+    md.append("\nPer run (selected epoch: best validation metric, 0 = the probe-initialised model before any "
+              "fine-tuning step; wall time includes embedding, training, calibration and evaluation; the 1-min "
+              "load average at the start shows how busy the shared machine was):\n\n"
               + markdown_table(["arm", "seed", *[f"test {m}" for m in metrics], f"val {metrics[0]}", "epochs",
-                                "wall s", "started", "load"], per_seed))
+                                "selected epoch", "wall s", "started", "load"], per_seed))
     if notes:
         md.append("\n" + notes + "\n")
     md.append("\nCommands (`medtl train`, one per run):\n\n" + commands_block(rows))

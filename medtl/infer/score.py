@@ -1,9 +1,10 @@
 """``score()``: batch scoring of files, folders or a manifest with a saved model directory.
 
 Flow: collect cases -> take this process's part -> (resume: drop cases already done) -> DataLoader
-workers read + preprocess -> batched predictions in the main process -> writer threads write
-each case's files and then its result record -> predictions.csv / errors.jsonl /
-run_manifest.json are regenerated from the records (periodically and at the end).
+workers read + preprocess -> batched predictions (and Grad-CAMs) in the main process -> writer
+threads write each case's files -> per loader batch, one filesystem sync, then the batch's result
+records (casewriter.py) -> predictions.csv / errors.jsonl / run_manifest.json are regenerated from
+the records (periodically and at the end).
 """
 
 from __future__ import annotations
