@@ -2,14 +2,20 @@
 
 It runs the same ``medtl`` commands a user would type, in this process, and prints each one:
 inspect the scans, fine-tune an ImageNet encoder on the small classification task, score the
-images, train a small 3D segmentation model, score the volumes, and say how to open the review
-app. Outputs go to ``demo_output/`` (or the folder given with ``--out``).
+images, fine-tune the same ImageNet encoder inflated to 3D on the small CT segmentation task,
+score the volumes, and say how to open the review app. The training settings live in
+``configs/demo_classification.yaml`` and ``configs/demo_segmentation.yaml`` (``--config``).
+Outputs go to ``demo_output/`` (or the folder given with ``--out``); the demo's own subfolders
+from an earlier run are removed first, so it can be run again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,10 +23,27 @@ from pathlib import Path
 from medtl.cli.main import main as medtl
 
 ROOT = Path(__file__).resolve().parents[1]
+# The demo's own subfolders of --out: the only things it deletes before running again.
+OUTPUTS = ("classification_run", "classification_scores", "segmentation_run", "segmentation_scores",
+           "embedding_cache")
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is under it, so printed commands stay short."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def medtl_command() -> str:
+    """How the user calls medtl from here: this environment's console script when it exists."""
+    script = Path(sys.executable).parent / "medtl"
+    return shown(script) if script.is_file() else "medtl"
 
 
 def run(args: list[str], ok_codes: tuple[int, ...] = (0,)) -> int:
-    print(f"\n$ medtl {shlex.join(args)}", flush=True)
+    print(f"\n$ {medtl_command()} {shlex.join(args)}", flush=True)
     t0 = time.perf_counter()
     code = medtl(args)
     print(f"  -> exit {code} in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -29,36 +52,74 @@ def run(args: list[str], ok_codes: tuple[int, ...] = (0,)) -> int:
     return code
 
 
+def clean(out: Path) -> None:
+    """Remove the demo's outputs of an earlier run (training refuses an existing run folder)."""
+    old = [out / name for name in OUTPUTS if (out / name).exists()]
+    if old:
+        print(f"Removing the previous demo outputs in {shown(out)}: {', '.join(p.name for p in old)}")
+    for path in old:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def summary(out: Path, wall_s: float) -> str:
+    cls = _read_json(out / "classification_run" / "metrics.json").get("test", {})
+    seg = _read_json(out / "segmentation_run" / "metrics.json").get("test", {})
+    lines = [f"\nSummary ({wall_s:.0f} s in all)",
+             f"  classification, test split (n={cls.get('n', '?')}): AUC {_fmt(cls.get('auc'))}, "
+             f"accuracy {_fmt(cls.get('accuracy'))}",
+             f"  segmentation, test split (n={seg.get('n', '?')}): Dice {_fmt(seg.get('dice'))}"]
+    for name in ("classification_scores", "segmentation_scores"):
+        counts = _read_json(out / name / "run_manifest.json").get("counts", {})
+        lines.append(f"  {name}: {counts.get('ok', '?')} of {counts.get('total', '?')} cases scored"
+                     + (f", {counts['failed']} failed" if counts.get("failed") else ""))
+    lines.append("\nReview the predictions in the browser (http://127.0.0.1:8501) with:")
+    for name in ("classification_scores", "segmentation_scores"):
+        lines.append(f"  {medtl_command()} review --scores {shlex.quote(shown(out / name))}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(ROOT / "sample_data"))
     parser.add_argument("--out", default=str(ROOT / "demo_output"))
     args = parser.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
+    t0 = time.perf_counter()
+    clean(out)
 
     # 1. Read everything: DICOM series (one oblique, two in one folder), NIfTI, PNG.
     #    Exit 1 is expected: sample_data/ deliberately holds a few files that are not scans.
-    run(["inspect", str(data)], ok_codes=(0, 1))
+    run(["inspect", shown(data)], ok_codes=(0, 1))
 
-    # 2. Classification: fine-tune real ImageNet EfficientNet-Lite0 weights (LP-FT).
+    # 2. Classification: fine-tune real ImageNet EfficientNet-Lite0 weights (LP-FT). The embedding
+    #    cache of the linear-probe step goes to the demo's folder, not to ~/.cache.
     cls_run = out / "classification_run"
-    run(["train", "--data", str(data / "classification.csv"), "--task", "classification",
-         "--encoder", "efficientnet-lite0", "--weights", "imagenet", "--strategy", "finetune",
-         "--image-size", "64", "--epochs", "4", "--out", str(cls_run), "--quiet"])
-    run(["score", "--model", str(cls_run), "--input", str(data / "images"),
-         "--output", str(out / "classification_scores"), "--quiet"], ok_codes=(0, 1))
+    run(["train", "--config", shown(ROOT / "configs" / "demo_classification.yaml"),
+         "--data", shown(data / "classification.csv"), "--out", shown(cls_run), "--quiet",
+         "--set", f"linear_probe.cache_dir={shown(out / 'embedding_cache')}"])
+    run(["score", "--model", shown(cls_run), "--input", shown(data / "images"),
+         "--output", shown(out / "classification_scores"), "--quiet"], ok_codes=(0, 1))
 
-    # 3. Segmentation: a small 3D model on the NIfTI volumes, then masks in input geometry.
+    # 3. Segmentation: the same ImageNet encoder inflated to 3D, fine-tuned with a U-Net decoder
+    #    on the CT volumes; scoring writes the masks in each input's own geometry.
     seg_run = out / "segmentation_run"
-    run(["train", "--data", str(data / "segmentation.csv"), "--task", "segmentation",
-         "--encoder", "resnet18", "--weights", "none", "--strategy", "scratch",
-         "--image-size", "32", "--epochs", "4", "--out", str(seg_run), "--quiet"])
-    run(["score", "--model", str(seg_run), "--input", str(data / "nifti"),
-         "--output", str(out / "segmentation_scores"), "--quiet"], ok_codes=(0, 1))
+    run(["train", "--config", shown(ROOT / "configs" / "demo_segmentation.yaml"),
+         "--data", shown(data / "segmentation.csv"), "--out", shown(seg_run), "--quiet"])
+    run(["score", "--model", shown(seg_run), "--input", shown(data / "nifti"),
+         "--output", shown(out / "segmentation_scores"), "--quiet"], ok_codes=(0, 1))
 
-    print("\nDone. Review the predictions in the browser with:")
-    print(f"  .venv/bin/medtl review --scores {out / 'classification_scores'}")
-    print(f"  .venv/bin/medtl review --scores {out / 'segmentation_scores'}")
+    print(summary(out, time.perf_counter() - t0))
     return 0
 
 

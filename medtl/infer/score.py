@@ -9,6 +9,7 @@ the records (periodically and at the end).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -84,7 +85,12 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     clear_stale_parts(out, part)
     if resume and part.num_parts == 1:
         _remove_interrupted_writes(out)
-    loaded = load_model_dir(model_dir, device="cuda" if torch.cuda.is_available() else "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and workers > 0:
+        # Loader workers use one core each; leave the model the rest instead of oversubscribing
+        # (2 torch threads + 2 workers on 2 cores ran several times slower on a busy machine).
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - workers)))
+    loaded = load_model_dir(model_dir, device=device)
     cfg = PreprocessConfig.from_dict(loaded.preprocess)
     run = {"model_id": loaded.model_id, "weights_sha256": loaded.model_id, "model_dir": str(Path(model_dir).resolve()),
            "medtl_version": __version__, "task": loaded.task, "label_names": loaded.label_names,
