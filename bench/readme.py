@@ -72,9 +72,14 @@ def write_readme(docs: Path = DOCS) -> Path:
     for b in BENCHMARKS:
         res = docs / f"{b.name}.json"
         cmd = " ".join(["python", f"bench/{b.script}", *b.args]).replace("{work}", "/tmp/medtl-bench")
-        when = json.loads(res.read_text(encoding="utf-8")).get("machine", {}).get("date_utc", "?") \
-            if res.is_file() else "-"
-        status.append(f"| {b.title} | {'run' if res.is_file() else '**NOT RUN**'} | `{cmd}` | {when} |")
+        payload = json.loads(res.read_text(encoding="utf-8")) if res.is_file() else {}
+        when = payload.get("machine", {}).get("date_utc", "-")
+        state = "**NOT RUN**"
+        if payload:
+            summary = payload.get("summary") or []
+            seeds = sorted({s.get("n") for s in summary if isinstance(s, dict)})
+            state = f"run: {len(summary)} arms/points, {'/'.join(map(str, seeds))} seed(s) each" if summary else "run"
+        status.append(f"| {b.title} | {state} | `{cmd}` | {when} |")
     parts.append("## Status\n\n| benchmark | status | command | when |\n|---|---|---|---|\n" + "\n".join(status) + "\n")
     for b in BENCHMARKS:
         md = docs / f"{b.name}.md"

@@ -141,7 +141,8 @@ def test_label_efficiency_speed_and_readme(data, tmp_path):
     assert speed["probe"]["runs"]["probe_warm_cache"]["test"] == speed["probe"]["runs"]["probe_cold_cache"]["test"]
     _run("run_all", ["--readme-only", "--docs", str(docs)])
     text = (docs / "README.md").read_text()
-    assert "| Label efficiency, BreastMNIST | run |" in text and "| Speed: probe vs fine-tune, input cache" in text
+    assert "| Label efficiency, BreastMNIST | run: 4 arms/points, 1 seed(s) each |" in text
+    assert "| Speed: probe vs fine-tune, input cache, step overhead | run |" in text
     assert "| DRIVE vessel segmentation | **NOT RUN** |" in text and "MedMNIST v2" in text
     assert "## Label efficiency: breastmnist" in text  # the result page is included
 
