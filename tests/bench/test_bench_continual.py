@@ -17,23 +17,10 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
+# Same synthetic MedMNIST-shaped data as the other bench smoke tests.
+from .test_bench_smoke import _npz  # noqa: E402
+
 TINY = ["--encoder", "tiny", "--weights", "none", "--image-size", "32", "--epochs", "1", "--device", "cpu"]
-
-
-def _npz(path: Path, shape: tuple[int, ...], classes: int, sizes: tuple[int, int, int]) -> Path:
-    """uint8 images whose brightness encodes the class, MedMNIST key layout."""
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in zip(("train", "val", "test"), sizes):
-        labels = np.arange(n) % classes
-        rng.shuffle(labels)
-        images = rng.integers(0, 60, size=(n, *shape)).astype(np.float32)
-        images += (labels * (180 / (classes - 1))).reshape(-1, *([1] * len(shape)))
-        arrays[f"{split}_images"] = images.clip(0, 255).astype(np.uint8)
-        arrays[f"{split}_labels"] = labels.reshape(-1, 1).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    return path
 
 
 @pytest.fixture(scope="module")
