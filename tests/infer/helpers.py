@@ -82,3 +82,36 @@ def write_ct_series(folder: Path, *, shape=(40, 36, 10), canary: str | None = No
                  "OtherPatientIDs": f"{canary}OTHER"}
     return write_dicom_series(folder, ct_volume(shape, seed), spacing=(0.8, 0.7, 2.5), origin=(10.0, -20.0, 30.0),
                               patient_name=name, patient_id=pid, extra_tags=extra, seed=seed, **kw)
+
+
+def write_ct_multiframe(folder: Path, *, shape=(16, 16, 5), canary: str | None = None, shuffle_frames: bool = False,
+                        orientation_per_frame: bool = False, seed: int = 0) -> Path:
+    """One Enhanced CT file: positions in the per-frame functional groups, orientation and pixel
+    measures in the shared ones (``orientation_per_frame``: orientation repeated per frame).
+    ``shuffle_frames`` stores the frames (pixels with their per-frame groups) in a seeded random
+    order; ``canary`` also goes into each frame's FrameComments."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    (path,) = write_ct_series(folder, shape=shape, canary=canary, seed=seed, multiframe="enhanced")
+    ds = pydicom.dcmread(path)
+    frames, groups = ds.pixel_array, list(ds.PerFrameFunctionalGroupsSequence)
+    order = np.random.default_rng(seed + 1).permutation(len(groups)) if shuffle_frames else np.arange(len(groups))
+    if shuffle_frames and np.all(order == np.sort(order)):
+        order = order[::-1]
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    for item in groups:
+        if orientation_per_frame:
+            plane = Dataset()
+            plane.ImageOrientationPatient = shared.PlaneOrientationSequence[0].ImageOrientationPatient
+            item.PlaneOrientationSequence = [plane]
+        if canary:
+            content = Dataset()
+            content.FrameComments = f"{canary} frame"
+            item.FrameContentSequence = [content]
+    if orientation_per_frame:
+        del shared.PlaneOrientationSequence
+    ds.PerFrameFunctionalGroupsSequence = [groups[i] for i in order]
+    ds.PixelData = np.ascontiguousarray(frames[order]).tobytes()
+    ds.save_as(path)
+    return path
