@@ -56,16 +56,23 @@ def replay_loss(model, x: Tensor, y: Tensor, flags: Tensor, *, loss_fn: Callable
                 old_head: str) -> Tensor:
     """New-task rehearsal: new records (flag 0) through the active head with ``loss_fn``, replayed
     records (flag 1) through ``old_head`` with ``old_loss_fn``; weighted by their share of the
-    batch, so the result is a per-sample mean like an ordinary loss."""
-    pooled = model.forward_pooled(x)
-    flags = torch.as_tensor(flags, device=pooled.device).reshape(-1).bool()
-    n = pooled.shape[0]
-    total = pooled.new_zeros(())
-    for mask, head, fn in ((~flags, model.head, loss_fn), (flags, model.heads[old_head], old_loss_fn)):
+    batch, so the result is a per-sample mean like an ordinary loss.
+
+    ``model`` may be a DistributedDataParallel wrapper: the call goes through its forward (both
+    heads on the whole batch, so every parameter takes part in every step and DDP averages all
+    gradients). Calling the unwrapped model here let the processes' weights drift apart."""
+    inner = getattr(model, "module", model)
+    new_logits, old_logits = model(x, heads=(inner.active_head, old_head))
+    flags = torch.as_tensor(flags, device=new_logits.device).reshape(-1).bool()
+    n = new_logits.shape[0]
+    total = new_logits.new_zeros((), dtype=torch.float32)
+    for mask, logits, fn in ((~flags, new_logits, loss_fn), (flags, old_logits, old_loss_fn)):
         k = int(mask.sum())
         if k:
-            total = total + fn(head(pooled[mask]).float(), y[mask]) * (k / n)
-    return total
+            total = total + fn(logits[mask].float(), y[mask]) * (k / n)
+    # A batch without one kind of record still touches that head (zero gradient), so DDP, which
+    # expects every parameter's gradient, never waits for one that is not coming.
+    return total + 0.0 * (new_logits.sum() + old_logits.sum())
 
 
 @dataclass

@@ -71,7 +71,7 @@ def evaluate_old_task(model, parent_dir: str | Path, *, head: str | None = None,
     import torch
 
     from medtl.data import PreprocessConfig, build_transforms, make_dataset
-    from medtl.models.io import read_model_info
+    from medtl.models.io import read_model_info, stored_positive_class
     from medtl.train.data import make_loader
     from medtl.train.loop import Runtime, epoch_metrics, predict
 
@@ -96,4 +96,4 @@ def evaluate_old_task(model, parent_dir: str | Path, *, head: str | None = None,
         model.train(was_training)
         if head is not None and previous is not None:
             model.set_active_head(previous)
-    return epoch_metrics(out, task=task, multilabel=bool(info.get("multilabel")))
+    return epoch_metrics(out, task=task, multilabel=bool(info.get("multilabel")), positive=stored_positive_class(info))

@@ -131,7 +131,15 @@ class MedtlModel(nn.Module):
         self.active_head = name
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, heads: tuple[str, ...] | None = None):
+        """The active head's logits; with ``heads`` (classification), a tuple of those heads' logits
+        from one encoder pass. Going through ``forward`` (not ``forward_pooled`` + a head) keeps a
+        DistributedDataParallel wrapper in charge of averaging the gradients."""
+        if heads is not None:
+            if self.task != "classification":
+                raise ValueError("forward(heads=...) applies to classification models")
+            pooled = self.encoder.forward_pooled(x)
+            return tuple(self.heads[name](pooled) for name in heads)
         if self.task == "classification":
             return self.head(self.encoder.forward_pooled(x))
         padded, size = pad_to_multiple(x, self.decoder.divisor)
