@@ -26,7 +26,7 @@ FORMAT = "medtl-model/1"
 WEIGHTS_FILE = "model.safetensors"
 INFO_FILE = "model.json"
 RESERVED_KEYS = ("format", "medtl_version", "model_id", "created", "task", "model", "heads", "preprocess",
-                 "label_names", "multilabel", "threshold", "temperature", "provenance", "lineage")
+                 "label_names", "multilabel", "threshold", "temperature", "positive_class", "provenance", "lineage")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class LoadedModel:
     model_id: str
     multilabel: bool = False
     path: str = ""
+    positive_class: int = 1  # binary: the class sensitivity refers to (model dirs without the key: 1)
 
     def preprocess_config(self):
         """The stored preprocessing as ``medtl.data.transforms.PreprocessConfig``."""
@@ -66,11 +67,16 @@ def save_model_dir(
     multilabel: bool = False,
     threshold: float = 0.5,
     temperature: float = 1.0,
+    positive_class: int | None = None,
     provenance: dict[str, Any] | None = None,
     lineage: list | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``run_dir/model.safetensors`` and ``run_dir/model.json``; returns the model.json dict."""
+    """Write ``run_dir/model.safetensors`` and ``run_dir/model.json``; returns the model.json dict.
+
+    ``positive_class`` (binary single-label classification only; default 1) is the class index that
+    sensitivity refers to; other models store ``null``.
+    """
     run_dir = Path(run_dir)
     for wrapper_attr in ("module", "_orig_mod"):  # DistributedDataParallel, torch.compile
         model = getattr(model, wrapper_attr, model)
@@ -81,6 +87,7 @@ def save_model_dir(
     clash = sorted(set(extra or {}) & set(RESERVED_KEYS))
     if clash:
         raise ConfigError(f"extra model.json keys clash with reserved keys: {', '.join(clash)}")
+    positive_class = _positive_class(model.task, label_names, multilabel, positive_class)
 
     from safetensors.torch import save as safetensors_bytes
 
@@ -100,6 +107,7 @@ def save_model_dir(
         "multilabel": bool(multilabel),
         "threshold": float(threshold),
         "temperature": float(temperature),
+        "positive_class": positive_class,
         "provenance": {
             "encoder": model_cfg.encoder,
             "weights": model_cfg.weights,
@@ -147,8 +155,24 @@ def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> Load
         model=model, info=info, preprocess=info["preprocess"], label_names=list(info["label_names"]),
         task=info["task"], threshold=float(info.get("threshold", 0.5)),
         temperature=float(info.get("temperature", 1.0)), model_id=info["model_id"],
-        multilabel=bool(info.get("multilabel", False)), path=str(path),
+        multilabel=bool(info.get("multilabel", False)), path=str(path), positive_class=stored_positive_class(info),
     )
+
+
+def stored_positive_class(info: dict[str, Any]) -> int:
+    """The positive class index in a model.json dict (1 when absent: model dirs from before the key)."""
+    value = info.get("positive_class")
+    return 1 if value is None else int(value)
+
+
+def _positive_class(task: str, label_names: list[str], multilabel: bool, value: int | None) -> int | None:
+    binary = task == "classification" and len(label_names) == 2 and not multilabel
+    if value is None:
+        return 1 if binary else None
+    if not binary or value not in (0, 1):
+        raise ConfigError(f"positive_class={value!r} needs a binary single-label classifier "
+                          f"(task {task}, labels {list(label_names)}, multilabel {multilabel})")
+    return int(value)
 
 
 def read_model_info(path: str | Path) -> dict[str, Any]:

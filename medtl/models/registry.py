@@ -30,6 +30,7 @@ _BUILTIN_MODULES = (
     "medtl.models.resnet",
     "medtl.models.densenet",
     "medtl.models.medicalnet",
+    "medtl.models.unet",
 )
 NAMED_SOURCES = ("none", "imagenet", "medicalnet")
 
@@ -87,6 +88,11 @@ class Encoder(nn.Module):
     def forward_pooled(self, x: torch.Tensor) -> torch.Tensor:
         """Global average pooling of the deepest feature map: ``(B, num_features)``."""
         return self.pool(self.forward_features(x)[-1])
+
+    @property
+    def min_input_size(self) -> int:
+        """The smallest input extent per axis the encoder runs on (its deepest map is then 1 voxel)."""
+        return max(self.feature_reductions)
 
     @staticmethod
     def pool(feature: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,7 @@ class ModelOptions:
 class PreprocessOverrides:
     """Anything left ``None`` is derived from the data and the encoder's pretrained config."""
 
-    image_size: int | None = None  # N -> NxN (2D) or NxNxN (3D)
+    image_size: int | list[int] | None = None  # N -> NxN (2D) or NxNxN (3D); or one size per axis
     in_channels: int | None = None
     intensity: str | None = None  # ct_window | mr_percentile | minmax | uint8
     window: list[float] | None = None  # [width, level] HU
@@ -103,6 +103,8 @@ class TrainConfig:
     resume: bool = False
     quiet: bool = False
     init_from: str | None = None  # an earlier run dir: start from its weights (continued learning)
+    # binary classification: the class sensitivity refers to (a label name or index; None = the last class)
+    positive_class: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelOptions = field(default_factory=ModelOptions)
     preprocess: PreprocessOverrides = field(default_factory=PreprocessOverrides)
@@ -126,6 +128,9 @@ class TrainConfig:
             raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {self.optim.schedule!r}")
         if self.data.balance not in ("weights", "sampler", "none"):
             raise ConfigError(f"data.balance must be weights, sampler or none, got {self.data.balance!r}")
+        if self.positive_class is not None and self.task != "classification":
+            raise ConfigError(f"positive_class={self.positive_class!r} applies to binary classification only "
+                              f"(task is {self.task})")
         self.continual.validate()
         if self.continual.method != "none" and not self.init_from:
             raise ConfigError("continual.method needs --init-from RUN_DIR (the model to continue from)")
@@ -139,6 +144,27 @@ class TrainConfig:
                 if key not in known:
                     raise ConfigError(f"unknown config key 'augment.{key}' (known: {sorted(known)})")
         return self
+
+
+def resolve_positive_class(value: str | int | None, label_names: list[str], *, multilabel: bool = False) -> int:
+    """Index of the positive class of a binary problem: ``value`` as a label name, else as an index.
+
+    ``None`` -> 1 (the last class; ignored by non-binary metrics). A value set for a problem that is
+    not binary single-label, an unknown name or an index out of range -> :class:`ConfigError`.
+    """
+    if value is None:
+        return 1
+    names = [str(n) for n in label_names]
+    if multilabel or len(names) != 2:
+        kind = "multi-label" if multilabel else f"{len(names)}-class"
+        raise ConfigError(f"positive_class={value!r} applies to binary classification only; this data is {kind} "
+                          f"(label names: {names})")
+    text = str(value).strip()
+    if text in names:
+        return names.index(text)
+    if text.isdecimal() and int(text) < len(names):
+        return int(text)
+    raise ConfigError(f"positive_class={value!r} is neither a label name nor a class index; label names: {names}")
 
 
 def _is_dataclass_type(tp: Any) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medtl.errors import DataError
+from medtl.errors import ConfigError, DataError
 from medtl.train.config import TrainConfig
 
 DEFAULT_SIZE = {2: 128, 3: 64}
@@ -35,13 +35,28 @@ def _intensity_for(source) -> str:
     return "minmax"
 
 
+def check_input_size(image_size, encoder, task: str) -> None:
+    """A clear error instead of a convolution failing deep inside the encoder on a too-small input
+    (segmentation models zero-pad their input to a multiple of the encoder's largest reduction)."""
+    need, div = int(encoder.min_input_size), max(encoder.feature_reductions)
+    sizes = [-(-int(s) // div) * div for s in image_size] if task == "segmentation" else list(image_size)
+    if min(sizes) < need:
+        raise ConfigError(
+            f"preprocess.image_size {list(image_size)} is too small for encoder {encoder.name!r}: it needs at least "
+            f"{need} per axis (it downsamples by {div}); set preprocess.image_size to "
+            f"{need} or more (resize_mode 'resize' upsamples, 'pad_crop' zero-pads)")
+
+
 def derive_preprocess(cfg: TrainConfig, source, pretrained_cfg, in_channels: int):
     """The :class:`~medtl.data.PreprocessConfig` for this run (data + encoder + overrides)."""
     from medtl.data import PreprocessConfig
 
     dims = source.spatial_dims
     o = cfg.preprocess
-    size = int(o.image_size or DEFAULT_SIZE[dims])
+    size = o.image_size or DEFAULT_SIZE[dims]
+    size = tuple(int(v) for v in size) if isinstance(size, (list, tuple)) else (int(size),) * dims
+    if len(size) != dims:
+        raise ConfigError(f"preprocess.image_size {list(size)} needs 1 or {dims} values for {dims}D data")
     intensity = o.intensity or _intensity_for(source)
     mean = tuple(float(v) for v in pretrained_cfg.mean)
     std = tuple(float(v) for v in pretrained_cfg.std)
@@ -49,7 +64,7 @@ def derive_preprocess(cfg: TrainConfig, source, pretrained_cfg, in_channels: int
         mean, std = (float(np.mean(mean)),) * in_channels, (float(np.mean(std)),) * in_channels
     values = {
         "spatial_dims": dims,
-        "image_size": (size,) * dims,
+        "image_size": size,
         "in_channels": in_channels,
         "intensity": intensity,
         "window": tuple(o.window) if o.window else ((400.0, 40.0) if intensity == "ct_window" else None),

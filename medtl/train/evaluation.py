@@ -1,8 +1,8 @@
 """``evaluate(model_dir, data, split="test") -> dict``: metrics of a saved model on any data.
 
-The preprocessing, label names, temperature and threshold all come from the model directory, so
-the numbers match what ``medtl score`` would produce. For a manifest without a ``split`` column
-the split is re-derived with the seed and fractions stored in the run's config.yaml.
+The preprocessing, label names, temperature, threshold and positive class all come from the model
+directory, so the numbers match what ``medtl score`` would produce. For a manifest without a
+``split`` column the split is re-derived with the seed and fractions stored in the run's config.yaml.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def evaluate(model_dir: str | Path, data: str | Path, split: str = "test", *, ba
         out = predict(model, loader, rt, task="classification", multilabel=loaded.multilabel, desc=split)
         probs = probabilities(out["logits"], temperature=loaded.temperature, multilabel=loaded.multilabel)
         metrics = classification_metrics(probs, np.asarray(out["labels"]), threshold=loaded.threshold,
-                                         multilabel=loaded.multilabel)
+                                         multilabel=loaded.multilabel, positive=loaded.positive_class)
         metrics["ece"] = expected_calibration_error(probs, out["labels"], multilabel=loaded.multilabel)
     metrics["split"] = split
     metrics["model_id"] = loaded.model_id

@@ -37,8 +37,9 @@ def _logits(model, split: str, datasets: dict, feats: dict | None, rt: Runtime, 
     return out["logits"], out["labels"]
 
 
-def classification_results(model, datasets, feats, rt, cfg, multilabel: bool) -> tuple[dict, float, float]:
-    """(metrics {"val", "test"}, threshold, temperature)."""
+def classification_results(model, datasets, feats, rt, cfg, multilabel: bool,
+                           positive: int = 1) -> tuple[dict, float, float]:
+    """(metrics {"val", "test"}, threshold, temperature); binary sensitivity is for class ``positive``."""
     vl, vy = _logits(model, "val", datasets, feats, rt, cfg, multilabel)
     temperature = fit_temperature(vl, vy, multilabel=multilabel) if cfg.calibrate else 1.0
     p_raw = probabilities(vl, multilabel=multilabel)
@@ -46,14 +47,14 @@ def classification_results(model, datasets, feats, rt, cfg, multilabel: bool) ->
     threshold = 0.5
     if not multilabel and p_val.shape[1] == 2:
         threshold = youden_threshold(vy, p_val[:, 1])
-    val = classification_metrics(p_val, vy, threshold=threshold, multilabel=multilabel)
+    val = classification_metrics(p_val, vy, threshold=threshold, multilabel=multilabel, positive=positive)
     val["ece_before"] = expected_calibration_error(p_raw, vy, multilabel=multilabel)
     val["ece_after"] = expected_calibration_error(p_val, vy, multilabel=multilabel)
     tl, ty = _logits(model, "test", datasets, feats, rt, cfg, multilabel)
     test = None
     if tl is not None and len(tl):
         p_test = probabilities(tl, temperature=temperature, multilabel=multilabel)
-        test = classification_metrics(p_test, ty, threshold=threshold, multilabel=multilabel)
+        test = classification_metrics(p_test, ty, threshold=threshold, multilabel=multilabel, positive=positive)
         test["ece"] = expected_calibration_error(p_test, ty, multilabel=multilabel)
     return {"val": val, "test": test}, threshold, temperature
 
@@ -73,14 +74,17 @@ def segmentation_results(model, datasets, rt, cfg, label_names) -> dict:
 
 
 def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, rt: Runtime, run_dir: Path, *,
-             feats, history, best_epoch: int, epochs_run: int, init_info, lineage, probe_c, t0: float) -> dict:
+             feats, history, best_epoch: int, epochs_run: int, init_info, lineage, probe_c, t0: float,
+             positive: int = 1) -> dict:
     from medtl.models import save_model_dir
     from medtl.train.report import model_card, plot_curves
 
     model.eval()
     threshold, temperature = 0.5, 1.0
+    is_binary = cfg.task == "classification" and len(source.label_names) == 2 and not source.multilabel
     if cfg.task == "classification":
-        metrics, threshold, temperature = classification_results(model, datasets, feats, rt, cfg, source.multilabel)
+        metrics, threshold, temperature = classification_results(model, datasets, feats, rt, cfg, source.multilabel,
+                                                                  positive)
     else:
         metrics = segmentation_results(model, datasets, rt, cfg, source.label_names)
     metrics.update({
@@ -102,7 +106,8 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
     provenance = {"init_from": str(cfg.init_from) if cfg.init_from else None, "strategy": cfg.strategy}
     info = save_model_dir(run_dir, model.to("cpu"), model_cfg=model_cfg, preprocess=preprocess,
                           label_names=source.label_names, multilabel=source.multilabel, threshold=threshold,
-                          temperature=temperature, provenance=provenance, lineage=lineage,
+                          temperature=temperature, positive_class=positive if is_binary else None,
+                          provenance=provenance, lineage=lineage,
                           extra={"training": {"data": data_info, "config": "config.yaml", "metrics": "metrics.json"}})
     model.to(rt.device)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
@@ -112,7 +117,7 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
         plot_curves(run_dir / "curves.png", history, metric_name=metric_name)
     model_card(run_dir / "MODEL_CARD.md", cfg=cfg.to_dict(), data=data_info, metrics=metrics,
                provenance=info["provenance"], label_names=source.label_names, threshold=threshold,
-               temperature=temperature)
+               temperature=temperature, positive_class=info["positive_class"])
     rt.log(_summary(metrics, metric_name))
     return metrics
 

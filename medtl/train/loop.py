@@ -26,7 +26,13 @@ from medtl.train import checkpoint as ckpt
 from medtl.train import distributed as dist
 from medtl.train.config import TrainConfig
 from medtl.train.data import make_loader, reseed_transforms
-from medtl.train.metrics import SegmentationMeter, batch_spacing, classification_metrics, primary_metric
+from medtl.train.metrics import (
+    INFO_KEYS,
+    SegmentationMeter,
+    batch_spacing,
+    classification_metrics,
+    primary_metric,
+)
 from medtl.train.optim import build_optimizer, build_scheduler, loss_target
 from medtl.train.strategies import Plan, apply_plan, optimizer_groups, set_train_mode
 
@@ -101,7 +107,7 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtim
             if continuation is not None and continuation.routes_replay:
                 from medtl.continual.continuation import replay_loss
 
-                loss = replay_loss(getattr(model, "module", model), x, y, batch["rehearsal"], loss_fn=loss_fn,
+                loss = replay_loss(model, x, y, batch["rehearsal"], loss_fn=loss_fn,
                                    old_loss_fn=continuation.old_loss_fn, old_head=continuation.old_head)
             else:
                 loss = loss_fn(model(x).float(), y)
@@ -155,13 +161,13 @@ def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=
     return {"logits": logits, "labels": labels, "loss": loss}
 
 
-def epoch_metrics(out: dict, *, task: str, multilabel: bool) -> dict:
+def epoch_metrics(out: dict, *, task: str, multilabel: bool, positive: int = 1) -> dict:
     if task == "segmentation":
         return dict(out["metrics"])
     from medtl.train.calibration import probabilities
 
     probs = probabilities(out["logits"], multilabel=multilabel)
-    return classification_metrics(probs, out["labels"], multilabel=multilabel)
+    return classification_metrics(probs, out["labels"], multilabel=multilabel, positive=positive)
 
 
 @dataclass
@@ -189,11 +195,13 @@ def _trim_log(path: Path, last_epoch: int) -> None:
     atomic_write_text(path, "".join(f"{line}\n" for line in keep))
 
 
-def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names) -> None:
+def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names,
+                 positive: int = 1) -> None:
     out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
                   label_names=label_names, desc="val (initial)")
-    val = epoch_metrics(out, task=cfg.task, multilabel=multilabel)
-    row = {"epoch": 0, "train_loss": None, "val_loss": out["loss"], **{f"val_{k}": v for k, v in val.items() if k != "n"}}
+    val = epoch_metrics(out, task=cfg.task, multilabel=multilabel, positive=positive)
+    row = {"epoch": 0, "train_loss": None, "val_loss": out["loss"],
+           **{f"val_{k}": v for k, v in val.items() if k not in INFO_KEYS}}
     state.history.append(row)
     state.best_metric, state.best_epoch = primary_metric(cfg.task, val), 0
     if rt.ctx.is_main:
@@ -205,7 +213,8 @@ def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path,
 
 def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfig, run_dir: Path, *,
         multilabel: bool, label_names: list[str], sampler_weights: torch.Tensor | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False, continuation=None) -> FitResult:
+        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False, continuation=None,
+        positive: int = 1) -> FitResult:
     """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best."""
     ctx = rt.ctx
     ckpt_dir = Path(run_dir) / "checkpoints"
@@ -241,7 +250,8 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         _trim_log(log_path, state.epoch if state.history else -1)
     resumed_from = state.epoch
     if eval_initial and state.epoch == 0:  # LP-FT: the probe-initialised model competes as "epoch 0"
-        _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names)
+        _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names,
+                     positive)
     stopped = bool(state.extra.get("stopped"))
     active, wrapped = None, model
     epochs = _bar(range(state.epoch, cfg.epochs), rt, desc="epochs", unit="epoch", initial=state.epoch, total=cfg.epochs)
@@ -257,10 +267,10 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
                                  multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}", continuation=continuation)
         out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
                       label_names=label_names, desc="val")
-        val = epoch_metrics(out, task=cfg.task, multilabel=multilabel)
+        val = epoch_metrics(out, task=cfg.task, multilabel=multilabel, positive=positive)
         metric = primary_metric(cfg.task, val)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": out["loss"],
-               **{f"val_{k}": v for k, v in val.items() if k != "n"},
+               **{f"val_{k}": v for k, v in val.items() if k not in INFO_KEYS},
                "lr": max(g["lr"] for g in optimizer.param_groups), "unfrozen_groups": len(plan.unfrozen_at(epoch)),
                "time_s": round(time.perf_counter() - t0, 3)}
         if metric > state.best_metric + 1e-12:

@@ -2,10 +2,11 @@
 
 Classification: AUC (scikit-learn ``roc_auc_score``; macro one-vs-rest for multi-class, macro over
 labels for multi-label), accuracy, balanced accuracy, sensitivity and specificity at the operating
-point (binary: a threshold on P(class 1) chosen on the validation split by Youden's J; multi-class:
-argmax, macro-averaged). Segmentation: MONAI ``DiceMetric`` and ``HausdorffDistanceMetric``
-(percentile 95) per foreground label and their mean. A metric that is undefined on the data (e.g.
-AUC with one class present, HD95 with an empty mask everywhere) is reported as ``None``.
+point (binary: a threshold on P(class 1) chosen on the validation split by Youden's J; sensitivity is
+the recall of the ``positive`` class, 1 unless told; multi-class: argmax, macro-averaged).
+Segmentation: MONAI ``DiceMetric`` and ``HausdorffDistanceMetric`` (percentile 95) per foreground
+label and their mean. A metric that is undefined on the data (e.g. AUC with one class present, HD95
+with an empty mask everywhere) is reported as ``None``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import math
 import warnings
 
 import numpy as np
+
+INFO_KEYS = ("n", "positive_class")  # entries of a metrics dict that describe it rather than score
 
 
 def _num(x: float) -> float | None:
@@ -47,9 +50,13 @@ def _sens_spec(y: np.ndarray, pred: np.ndarray, classes: int) -> tuple[float, fl
 
 
 def classification_metrics(
-    probs: np.ndarray, labels: np.ndarray, *, threshold: float = 0.5, multilabel: bool = False
+    probs: np.ndarray, labels: np.ndarray, *, threshold: float = 0.5, multilabel: bool = False, positive: int = 1
 ) -> dict:
-    """``probs`` (N, K) probabilities; ``labels`` (N,) class indices or (N, K) 0/1 (multi-label)."""
+    """``probs`` (N, K) probabilities; ``labels`` (N,) class indices or (N, K) 0/1 (multi-label).
+
+    Binary: class 1 is predicted when P(class 1) >= ``threshold``; sensitivity is the recall of class
+    ``positive`` and specificity that of the other class (``"positive_class"`` in the result).
+    """
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
     probs = np.asarray(probs, dtype=np.float64)
@@ -92,17 +99,21 @@ def classification_metrics(
         warnings.simplefilter("ignore")
         out["balanced_accuracy"] = _num(balanced_accuracy_score(y, pred)) if n else None
     if k == 2:
-        sens, spec = _binary_sens_spec(y, pred)
+        sens, spec = _binary_sens_spec(y, pred, positive)
     else:
         sens, spec = _sens_spec(y, pred, k)
     out["sensitivity"], out["specificity"] = _num(sens), _num(spec)
+    if k == 2:
+        out["positive_class"] = int(positive)
     return out
 
 
-def _binary_sens_spec(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    pos, neg = y == 1, y == 0
-    sens = float((pred[pos] == 1).mean()) if pos.any() else math.nan
-    spec = float((pred[neg] == 0).mean()) if neg.any() else math.nan
+def _binary_sens_spec(y: np.ndarray, pred: np.ndarray, positive: int = 1) -> tuple[float, float]:
+    if positive not in (0, 1):
+        raise ValueError(f"positive must be 0 or 1 for a binary problem, got {positive!r}")
+    pos, neg = y == positive, y == 1 - positive
+    sens = float((pred[pos] == positive).mean()) if pos.any() else math.nan
+    spec = float((pred[neg] == 1 - positive).mean()) if neg.any() else math.nan
     return sens, spec
 
 

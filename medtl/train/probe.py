@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medtl.train.calibration import probabilities
-from medtl.train.metrics import classification_metrics, primary_metric
+from medtl.train.metrics import INFO_KEYS, classification_metrics, primary_metric
 
 
 @dataclass
@@ -64,7 +64,8 @@ def _linear(x: np.ndarray, y: np.ndarray, C: float, k: int, multilabel: bool, ma
 
 
 def fit_probe(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *, num_classes: int,
-              multilabel: bool, c_grid: list[float], max_iter: int = 2000, balanced: bool = True) -> ProbeResult:
+              multilabel: bool, c_grid: list[float], max_iter: int = 2000, balanced: bool = True,
+              positive: int = 1) -> ProbeResult:
     xtr, ytr = train
     xva, yva = val
     mu = xtr.mean(axis=0)
@@ -77,9 +78,9 @@ def fit_probe(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.nd
         W, b = _linear(ztr, ytr, float(C), num_classes, multilabel, max_iter, balanced)
         logits = zva @ W.T + b
         probs = probabilities(logits, multilabel=multilabel)
-        m = classification_metrics(probs, yva, multilabel=multilabel)
+        m = classification_metrics(probs, yva, multilabel=multilabel, positive=positive)
         loss = _nll(probs, yva, multilabel)
-        history.append({"C": float(C), "val_loss": loss, **{f"val_{k}": v for k, v in m.items() if k != "n"}})
+        history.append({"C": float(C), "val_loss": loss, **{f"val_{k}": v for k, v in m.items() if k not in INFO_KEYS}})
         score = (primary_metric("classification", m), -loss)
         if best is None or score > best[0]:
             best = (score, W, b, float(C))

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from medtl.fileio import atomic_write_bytes, atomic_write_text
+from medtl.train.metrics import INFO_KEYS
 
 
 def plot_curves(path: Path, history: list[dict], *, metric_name: str) -> None:
@@ -45,6 +46,12 @@ def _nan(v):
     return float("nan") if v is None else v
 
 
+def _positive_line(positive: str | None) -> str:
+    if positive is None:
+        return ""
+    return f"\n- Positive class: {positive} (sensitivity = recall of {positive}, specificity = recall of the other class)"
+
+
 def _fmt(v) -> str:
     return "n/a" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
 
@@ -59,13 +66,19 @@ def model_card(
     label_names: list[str],
     threshold: float,
     temperature: float,
+    positive_class: int | None = None,
 ) -> None:
-    """MODEL_CARD.md: data, strategy, metrics, intended use, limitations, provenance."""
+    """MODEL_CARD.md: data, strategy, metrics, intended use, limitations, provenance.
+
+    ``positive_class`` (binary classification): the class index sensitivity/specificity refer to.
+    """
     task = cfg["task"]
+    positive = label_names[positive_class] if positive_class is not None else None
     rows = []
-    keys = sorted({k for split in ("val", "test") for k in (metrics.get(split) or {}) if k != "n"})
+    keys = sorted({k for split in ("val", "test") for k in (metrics.get(split) or {}) if k not in INFO_KEYS})
     for k in keys:
-        rows.append(f"| {k} | {_fmt((metrics.get('val') or {}).get(k))} | {_fmt((metrics.get('test') or {}).get(k))} |")
+        name = f"{k} ({positive})" if positive is not None and k in ("sensitivity", "specificity") else k
+        rows.append(f"| {name} | {_fmt((metrics.get('val') or {}).get(k))} | {_fmt((metrics.get('test') or {}).get(k))} |")
     ft = cfg["finetune"]
     strategy = cfg["strategy"]
     detail = {
@@ -86,7 +99,7 @@ def model_card(
 - Strategy: **{strategy}** -- {detail}
 - Initialised from an earlier run: {provenance.get("init_from") or "no"}
 - Operating point: threshold {threshold:.4f} on P({label_names[-1]}) (binary, Youden's J on validation);
-  temperature {temperature:.4f} (fitted on validation)
+  temperature {temperature:.4f} (fitted on validation){_positive_line(positive)}
 
 ## Data
 - Source: `{data.get("source")}` (fingerprint `{str(data.get("fingerprint"))[:16]}`)

@@ -12,7 +12,7 @@ import torch
 
 from medtl.errors import ConfigError
 from medtl.train import checkpoint as ckpt
-from medtl.train.config import TrainConfig
+from medtl.train.config import TrainConfig, resolve_positive_class
 from medtl.train.finalize import finalize
 from medtl.train.loop import Runtime, fit, resolve_runtime, seed_everything
 from medtl.train.strategies import make_plan, set_bn_momentum
@@ -78,7 +78,7 @@ def _init_from(model, path: str, *, encoder_only: bool = False) -> tuple[dict, l
 
 
 def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, preprocess, *,
-                  augmented_train: bool) -> tuple:
+                  augmented_train: bool, positive: int = 1) -> tuple:
     """Fit the head on cached embeddings; returns (ProbeResult, {split: (features, labels)})."""
     from medtl.train.data import make_loader, make_split_dataset
     from medtl.train.embeddings import EmbeddingCache, cache_key, compute_embeddings
@@ -107,7 +107,8 @@ def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, prepro
     rt.log(f"embeddings: {cache.hits} cached, {cache.misses} computed ({cache.folder})")
     result = fit_probe(feats["train"], feats["val"], num_classes=len(source.label_names),
                        multilabel=source.multilabel, c_grid=list(cfg.linear_probe.c_grid),
-                       max_iter=cfg.linear_probe.max_iter, balanced=cfg.data.balance != "none")
+                       max_iter=cfg.linear_probe.max_iter, balanced=cfg.data.balance != "none",
+                       positive=positive)
     model.head.set_linear(torch.from_numpy(result.weight), torch.from_numpy(result.bias))
     rt.log(f"linear probe: C={result.C:g} chosen on validation")
     return result, feats
@@ -117,7 +118,13 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     """Train one model as ``cfg`` says and write the model directory ``cfg.out``."""
     from medtl.data import load_source
     from medtl.models import build_model
-    from medtl.train.data import build_datasets, class_weights, derive_preprocess, sample_weights
+    from medtl.train.data import (
+        build_datasets,
+        check_input_size,
+        class_weights,
+        derive_preprocess,
+        sample_weights,
+    )
     from medtl.train.optim import build_loss
 
     t0 = time.perf_counter()
@@ -125,6 +132,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     run_dir = _check_run_dir(cfg)
     source = load_source(cfg.data.path, task=cfg.task, seed=cfg.data.seed, val_fraction=cfg.data.val_fraction,
                          test_fraction=cfg.data.test_fraction)
+    positive = resolve_positive_class(cfg.positive_class, source.label_names, multilabel=source.multilabel)
     rt = resolve_runtime(cfg, source.spatial_dims)
     if cfg.strategy == "scratch" and cfg.model.weights != "none":
         rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
@@ -151,6 +159,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
                                     device=rt.device)
     set_bn_momentum(model, cfg.model.bn_momentum)
     preprocess = derive_preprocess(cfg, source, model.encoder.pretrained_cfg, model_cfg.in_channels)
+    check_input_size(preprocess.image_size, model.encoder, cfg.task)
     is_clf = cfg.task == "classification"
     probe_only = is_clf and cfg.strategy == "linear-probe"  # no augmented training set needed
     datasets = build_datasets(cfg, source, preprocess, augment_train=not probe_only)
@@ -169,7 +178,8 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     probe, history, feats = None, [], None
     if is_clf and (cfg.strategy == "linear-probe" or (cfg.strategy == "finetune" and cfg.finetune.lp_init)) \
             and not resuming:
-        probe, feats = _linear_probe(model, datasets, source, cfg, rt, preprocess, augmented_train=not probe_only)
+        probe, feats = _linear_probe(model, datasets, source, cfg, rt, preprocess, augmented_train=not probe_only,
+                                     positive=positive)
         history = probe.history
     best_epoch, epochs_run = 0, 0
     if not probe_only:
@@ -181,7 +191,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
             fit_sets, sw = {**datasets, "train": train_mixed}, None  # sampler weights cover the new records only
         res = fit(model, plan, fit_sets, loss_fn, rt, cfg, run_dir, continuation=cont, multilabel=source.multilabel,
                   label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end,
-                  eval_initial=probe is not None)
+                  eval_initial=probe is not None, positive=positive)
         history, best_epoch, epochs_run = res.history, res.best_epoch, res.epochs_run
         if (run_dir / "checkpoints" / ckpt.BEST).is_file():
             ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)
@@ -197,7 +207,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
             cont.save(run_dir)
     metrics = finalize(model, model_cfg, cfg, source, datasets, preprocess, rt, run_dir, feats=feats,
                        history=history, best_epoch=best_epoch, epochs_run=epochs_run, init_info=init_info,
-                       lineage=lineage, probe_c=probe.C if probe else None, t0=t0)
+                       lineage=lineage, probe_c=probe.C if probe else None, t0=t0, positive=positive)
     rt.ctx.barrier()
     rt.ctx.close()
     return RunResult(run_dir, metrics)

@@ -105,7 +105,7 @@ def test_classification_benchmarks(data, tmp_path):
 def test_segmentation_and_3d_benchmarks(data, tmp_path):
     docs = tmp_path / "docs"
     _run("bench_hippocampus", ["--data", str(data["hippo"]), "--work", str(tmp_path / "h"), "--docs", str(docs),
-                               "--arms", "finetune", *TINY])
+                               "--arms", "unet-scratch", *TINY])
     hip = _result(docs, "hippocampus")["runs"][0]
     assert hip["test"]["dice"] is not None and 0.0 <= hip["test"]["dice"] <= 1.0
     pretrained = Path(hip["run_dir"])

@@ -130,6 +130,23 @@ def test_save_refuses_inconsistent_arguments(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_positive_class_round_trips_and_defaults_to_1(tmp_path):
+    _save(tmp_path / "zero", positive_class=0)
+    assert json.loads((tmp_path / "zero" / "model.json").read_text())["positive_class"] == 0
+    assert load_model_dir(tmp_path / "zero").positive_class == 0
+    _save(tmp_path / "old")
+    info = json.loads((tmp_path / "old" / "model.json").read_text())
+    assert info["positive_class"] == 1
+    del info["positive_class"]  # a model directory from before the key still loads, as class 1
+    (tmp_path / "old" / "model.json").write_text(json.dumps(info))
+    assert load_model_dir(tmp_path / "old").positive_class == 1
+    _save(tmp_path / "seg", "segmentation")
+    assert json.loads((tmp_path / "seg" / "model.json").read_text())["positive_class"] is None
+    with pytest.raises(ConfigError, match="binary"):
+        _save(tmp_path / "bad", "segmentation", positive_class=0)
+    assert not (tmp_path / "bad" / "model.json").exists()
+
+
 def test_missing_and_corrupt_files_raise_model_dir_error(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(ModelDirError, match="no such folder"):

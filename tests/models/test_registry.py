@@ -11,7 +11,8 @@ from safetensors.torch import save_file
 from medtl.errors import ConfigError, WeightsError
 from medtl.models import Encoder, PretrainedConfig, create_encoder, list_encoders, register_encoder
 
-ALL = ["densenet121", "efficientnet-lite0", "resnet10", "resnet18", "resnet34", "resnet50", "tiny"]
+ALL = ["densenet121", "efficientnet-lite0", "resnet10", "resnet18", "resnet34", "resnet50", "tiny", "unet-res16",
+       "unet-res32"]
 
 
 def test_list_encoders_and_patterns():
@@ -56,7 +57,7 @@ def test_protocol_2d(name):
     assert groups[0][0] == "stem" and len(flat) == len(set(flat)) == len(list(enc.parameters()))
 
 
-@pytest.mark.parametrize("name", ["tiny", "efficientnet-lite0", "resnet10"])
+@pytest.mark.parametrize("name", ["tiny", "efficientnet-lite0", "resnet10", "unet-res16"])
 def test_protocol_3d(name):
     enc = create_encoder(name, spatial_dims=3).eval()
     x = torch.rand(1, 1, 32, 32, 32)

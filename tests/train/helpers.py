@@ -22,7 +22,7 @@ def tiny_config(data: Path, out: Path, *, task: str = "classification", strategy
     ])
 
 
-def check_run_dir(run_dir: Path, *, task: str) -> dict:
+def check_run_dir(run_dir: Path, *, task: str, encoder: str = "tiny") -> dict:
     """Every model-directory file is there and the metrics are real numbers."""
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
@@ -35,6 +35,6 @@ def check_run_dir(run_dir: Path, *, task: str) -> dict:
             assert isinstance(value, float) and math.isfinite(value), (split, key, value)
     assert metrics["wall_time_s"] > 0
     info = json.loads((run_dir / "model.json").read_text())
-    assert info["format"] == "medtl-model/1" and info["provenance"]["encoder"] == "tiny"
+    assert info["format"] == "medtl-model/1" and info["provenance"]["encoder"] == encoder
     assert 0.0 < info["threshold"] <= 1.0 and info["temperature"] > 0
     return metrics

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from medtl.errors import ConfigError
-from medtl.train.config import DEFAULT_YAML, TrainConfig, dump_yaml, load_config
+from medtl.train.config import DEFAULT_YAML, TrainConfig, dump_yaml, load_config, resolve_positive_class
 
 
 def test_default_yaml_mirrors_dataclasses():
@@ -86,3 +86,44 @@ def test_shipped_segmentation_config_loads():
     cfg = load_config(DEFAULT_YAML.parent / "segmentation.yaml")
     assert cfg.task == "segmentation" and cfg.preprocess.resize_mode == "pad_crop"
     assert cfg.augment["flip_axes"] == [0] and cfg.optim.schedule == "constant"
+
+
+def test_positive_class_is_a_name_or_an_index():
+    assert load_config(overrides=["positive_class=malignant"]).positive_class == "malignant"
+    assert load_config(overrides=["positive_class=0"]).positive_class == "0"  # YAML int -> str
+    assert TrainConfig().positive_class is None
+    names = ["malignant", "normal, benign"]
+    assert resolve_positive_class("malignant", names) == 0
+    assert resolve_positive_class("normal, benign", names) == 1
+    assert resolve_positive_class("0", names) == 0 and resolve_positive_class(1, names) == 1
+    assert resolve_positive_class(None, names) == 1  # default: the last class, as before
+    assert resolve_positive_class("1", ["1", "0"]) == 0  # a name wins over an index
+
+
+@pytest.mark.parametrize(
+    ("value", "names", "multilabel", "fragments"),
+    [
+        ("benign", ["malignant", "normal, benign"], False, ["'benign'", "['malignant', 'normal, benign']"]),
+        ("2", ["malignant", "normal, benign"], False, ["'2'", "label names"]),
+        ("-1", ["a", "b"], False, ["'-1'", "['a', 'b']"]),
+        ("a", ["a", "b", "c"], False, ["binary classification only", "3-class"]),
+        ("0", ["a", "b"], True, ["binary classification only", "multi-label"]),
+    ],
+)
+def test_bad_positive_class_raises_config_error(value, names, multilabel, fragments):
+    with pytest.raises(ConfigError) as err:
+        resolve_positive_class(value, names, multilabel=multilabel)
+    assert all(f in str(err.value) for f in fragments), str(err.value)
+
+
+def test_positive_class_is_refused_for_segmentation():
+    with pytest.raises(ConfigError, match="binary classification only"):
+        load_config(overrides=["task=segmentation", "positive_class=lesion"])
+
+
+def test_positive_class_through_cli_set():
+    from medtl.cli.train import build_config, register
+
+    parser = register(argparse.ArgumentParser().add_subparsers())
+    args = parser.parse_args(["--set", "positive_class=malignant"])
+    assert build_config(args).positive_class == "malignant"

@@ -22,6 +22,21 @@ def test_binary_metrics_at_threshold():
     assert m2["sensitivity"] == 1.0 and m2["specificity"] == pytest.approx(1 / 3)
 
 
+def test_binary_positive_class_swaps_sensitivity_and_specificity():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p1 = np.array([0.1, 0.4, 0.6, 0.35, 0.8, 0.9])
+    probs = np.stack([1 - p1, p1], axis=1)
+    one = classification_metrics(probs, y, threshold=0.3)  # predictions 0,1,1,1,1,1
+    zero = classification_metrics(probs, y, threshold=0.3, positive=0)
+    assert (one["sensitivity"], one["specificity"]) == (1.0, pytest.approx(1 / 3))
+    assert (zero["sensitivity"], zero["specificity"]) == (pytest.approx(1 / 3), 1.0)
+    assert (one["positive_class"], zero["positive_class"]) == (1, 0)
+    same = ("n", "auc", "accuracy", "balanced_accuracy")  # the decision rule and AUC do not depend on it
+    assert {k: zero[k] for k in same} == {k: one[k] for k in same}
+    with pytest.raises(ValueError, match="positive"):
+        classification_metrics(probs, y, positive=2)
+
+
 def test_youden_threshold_separates_perfectly():
     y = np.array([0, 0, 1, 1])
     s = np.array([0.1, 0.2, 0.7, 0.9])
@@ -38,6 +53,7 @@ def test_multiclass_macro_metrics():
     assert m["sensitivity"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert m["balanced_accuracy"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert 0.0 <= m["auc"] <= 1.0 and 0.0 <= m["specificity"] <= 1.0
+    assert "positive_class" not in m and "positive_class" not in classification_metrics(probs, y, positive=0)
 
 
 def test_single_class_auc_is_none_not_nan():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from medtl.errors import ConfigError
 from medtl.models import load_model_dir
 from medtl.train import evaluate, train
 
@@ -132,3 +133,78 @@ def test_evaluate_rederives_a_patient_split_from_the_run_config(png_manifest, tm
     again = evaluate(result.run_dir, nosplit, "test")
     assert again["n"] == stored["n"] and again["auc"] == pytest.approx(stored["auc"], abs=1e-6)
     assert evaluate(result.run_dir, nosplit, "all")["n"] == len(rows)
+
+
+def test_3d_pretraining_segmentation_encoder_transfers_to_classification(seg3d_manifest, nifti_cls_manifest, tmp_path):
+    """medtl's own 3D pretraining: a unet-res16 segmentation run (per-axis image_size) becomes the
+    weight source of a 3D classifier, whose encoder starts exactly from the segmentation encoder."""
+    seg = train(tiny_config(seg3d_manifest, tmp_path / "seg", task="segmentation", size=16, epochs=2,
+                            extra=("model.encoder=unet-res16", "model.decoder_channels=[32,16,16,8,4]",
+                                   "preprocess.image_size=[32,48,32]", "batch_size=4")))
+    check_run_dir(seg.run_dir, task="segmentation", encoder="unet-res16")
+    assert load_model_dir(seg.run_dir).preprocess["image_size"] == [32, 48, 32]
+    clf = train(tiny_config(nifti_cls_manifest, tmp_path / "clf", strategy="linear-probe", size=32, epochs=1,
+                            extra=("model.encoder=unet-res16", f"model.weights={seg.run_dir}")))
+    check_run_dir(clf.run_dir, task="classification", encoder="unet-res16")
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(seg.run_dir / "model.safetensors")), load_file(str(clf.run_dir / "model.safetensors"))
+    enc = [k for k in a if k.startswith("encoder.")]
+    assert enc and all(k in b and (a[k] == b[k]).all() for k in enc)
+    info = json.loads((clf.run_dir / "model.json").read_text())
+    assert info["provenance"]["weights"] == str(seg.run_dir)
+
+
+def test_image_size_per_axis_must_match_the_data(seg3d_manifest, tmp_path):
+    with pytest.raises(ConfigError, match="image_size"):
+        train(tiny_config(seg3d_manifest, tmp_path / "bad", task="segmentation",
+                          extra=("preprocess.image_size=[16,16]",)))
+
+
+def test_too_small_input_is_a_config_error_not_a_convolution_crash(nifti_cls_manifest, tmp_path):
+    # EfficientNet-Lite0 in 3D at 28^3 used to fail inside a 5x5x5 convolution on a 4^3 map.
+    with pytest.raises(ConfigError, match=r"too small for encoder 'efficientnet-lite0'.*at least 32"):
+        train(tiny_config(nifti_cls_manifest, tmp_path / "small", size=28,
+                          extra=("model.encoder=efficientnet-lite0",)))
+    with pytest.raises(ConfigError, match=r"too small for encoder 'unet-res16'"):
+        train(tiny_config(nifti_cls_manifest, tmp_path / "small2", size=16, extra=("model.encoder=unet-res16",)))
+
+
+def test_positive_class_names_the_class_sensitivity_is_for(npz_2d, tmp_path):
+    """positive_class=0: metrics, model.json and evaluate() agree; the old default (class 1) swaps
+    sensitivity and specificity on the same predictions."""
+    import shutil
+
+    result = train(tiny_config(npz_2d, tmp_path / "run", epochs=1, extra=("positive_class=0",)))
+    metrics = check_run_dir(result.run_dir, task="classification")
+    assert metrics["val"]["positive_class"] == metrics["test"]["positive_class"] == 0
+    info = json.loads((result.run_dir / "model.json").read_text())
+    assert info["positive_class"] == 0 and load_model_dir(result.run_dir).positive_class == 0
+    again = evaluate(result.run_dir, npz_2d, "test")
+    assert again["positive_class"] == 0 and again["sensitivity"] != again["specificity"]  # else the swap is moot
+    for key in ("sensitivity", "specificity", "auc", "accuracy"):
+        assert again[key] == pytest.approx(metrics["test"][key], abs=1e-6)
+    old = tmp_path / "old"  # the same weights with model.json as written before the key existed
+    shutil.copytree(result.run_dir, old)
+    del info["positive_class"]
+    (old / "model.json").write_text(json.dumps(info))
+    one = evaluate(old, npz_2d, "test")
+    assert one["positive_class"] == 1 and one["auc"] == pytest.approx(again["auc"], abs=1e-9)
+    assert one["sensitivity"] == pytest.approx(again["specificity"], abs=1e-9)
+    assert one["specificity"] == pytest.approx(again["sensitivity"], abs=1e-9)
+    card = (result.run_dir / "MODEL_CARD.md").read_text()
+    assert "| sensitivity (0) |" in card and "Positive class: 0" in card and "| positive_class |" not in card
+    rows = [json.loads(line) for line in (result.run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert rows and all("val_sensitivity" in r and "val_positive_class" not in r for r in rows)
+
+
+@pytest.mark.parametrize(("fixture", "value", "fragment"), [
+    ("npz_2d", "malignant", "label names: ['0', '1']"),
+    ("npz_multilabel", "0", "binary classification only"),
+])
+def test_bad_positive_class_fails_before_training(request, tmp_path, fixture, value, fragment):
+    data = request.getfixturevalue(fixture)
+    with pytest.raises(ConfigError) as err:
+        train(tiny_config(data, tmp_path / "run", extra=(f"positive_class={value}",)))
+    assert fragment in str(err.value) and repr(value) in str(err.value)
+    assert not (tmp_path / "run" / "model.json").exists()
