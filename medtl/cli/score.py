@@ -15,7 +15,10 @@ def register(sub):
     p.add_argument("--resume", action="store_true", help="skip cases already scored for the same input and model")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=2, help="loader processes (0 = load in the main process)")
-    p.add_argument("--tta", action="store_true", help="flip test-time augmentation (adds tta_disagreement)")
+    p.add_argument("--tta", action="store_true",
+                   help="flip test-time augmentation over the flips the model was trained with (adds tta_disagreement)")
+    p.add_argument("--tta-axes", type=int, nargs="+", metavar="AXIS",
+                   help="with --tta: flip these spatial axes instead (0 = first spatial axis)")
     p.add_argument("--format", default="csv,nifti,dicom-seg", help="comma list of csv, nifti, dicom-seg")
     p.add_argument("--num-parts", type=int, default=1, help="split the cases into N parts (one per process)")
     p.add_argument("--part-id", type=int, default=0, help="which part this process scores (0-based)")
@@ -53,7 +56,8 @@ def run(args) -> int:
         summary = score(args.model, args.input, args.output, resume=args.resume, batch_size=args.batch_size,
                         workers=args.workers, tta=args.tta, formats=args.format.split(","),
                         anonymise_ids=args.anonymise_ids, num_parts=args.num_parts, part_id=args.part_id,
-                        quiet=args.quiet, cam=not args.no_cam, keep_patient_ids=args.keep_patient_ids)
+                        quiet=args.quiet, cam=not args.no_cam, keep_patient_ids=args.keep_patient_ids,
+                        tta_axes=args.tta_axes)
     except MedtlError as exc:
         if exc.code in ("usage", "not_found", "bad_model_dir", "missing_file", "bad_json"):
             return _usage(str(exc))

@@ -1,7 +1,8 @@
 """Batch predictions from a loaded model directory: calibrated probabilities, flip TTA, CAMs.
 
 Classification: temperature from model.json, softmax (sigmoid for one output or multi-label);
-with TTA the probabilities are averaged over the identity and one flip per spatial axis and the
+with TTA the probabilities are averaged over the identity and one flip per TTA axis (the axes the
+model was trained with, see ``medtl.models.tta``; default every spatial axis) and the
 disagreement between views is reported as normalised mutual information (0 = all views agree).
 Segmentation: MONAI sliding windows over the training patch size (``predict_logits``), flips
 undone before averaging.
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from medtl.models import predict_logits
+from medtl.models.tta import check_axes, flip_views
 
 
 @dataclass
@@ -31,11 +33,16 @@ def _entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 class Predictor:
-    def __init__(self, loaded, *, tta: bool = False, cam: bool = True, roi_size=None):
+    """``tta_axes``: spatial axes flipped for TTA (0 = first spatial axis; ``None``: every axis;
+    ``()``: the identity view only). ``score()`` passes the model's training flips
+    (``medtl.models.tta.tta_flips``)."""
+
+    def __init__(self, loaded, *, tta: bool = False, cam: bool = True, roi_size=None, tta_axes=None):
         self.loaded = loaded
         self.model = loaded.model
         self.task = loaded.task
         self.tta = tta
+        self.tta_axes = None if tta_axes is None else tuple(int(a) for a in tta_axes)
         self.want_cam = cam and loaded.task == "classification"
         self.roi_size = roi_size
         self.temperature = float(loaded.temperature or 1.0)
@@ -69,12 +76,14 @@ class Predictor:
             logits, maps = self._cam(x)
         else:
             logits = self._logits(x)
-        views = [self._probs(logits)]
+        probs = self._probs(logits)
         if self.tta:
-            for axis in range(2, x.ndim):
-                out = self._probs(self._logits(torch.flip(x, (axis,))))
-                views.append(torch.flip(out, (axis,)) if self.task == "segmentation" else out)
-        stacked = torch.stack(views)  # (V, B, K, ...)
+            nd = x.ndim - 2
+            axes = range(nd) if self.tta_axes is None else check_axes(self.tta_axes, nd)
+            stacked = flip_views(lambda v: self._probs(self._logits(v)), x, axes,
+                                 spatial_output=self.task == "segmentation", identity=probs)
+        else:
+            stacked = probs[None]  # (V, B, K, ...)
         mean = stacked.mean(0).cpu()
         disagreement = self._disagreement(stacked) if self.tta and self.task == "classification" else None
         return [Prediction(mean[i], None if disagreement is None else float(disagreement[i]),

@@ -56,8 +56,13 @@ def _check_formats(formats) -> tuple[str, ...]:
 
 def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 8, workers: int = 2,
           tta: bool = False, formats=FORMATS, anonymise_ids: bool = False, num_parts: int = 1,
-          part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False) -> ScoreSummary:
-    """Score every case under ``inputs`` into ``output``; see docs/scoring.md."""
+          part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False,
+          tta_axes=None) -> ScoreSummary:
+    """Score every case under ``inputs`` into ``output``; see docs/scoring.md.
+
+    ``tta_axes`` (with ``tta``): the spatial axes to flip; default the flips the model was trained
+    with (``medtl.models.tta.tta_flips``).
+    """
     import torch
 
     from medtl import __version__
@@ -74,7 +79,8 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     formats = _check_formats(formats)
     part, distributed = part_from_env(num_parts, part_id)
     out = Path(output)
-    read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
+    info = read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
+    flips = _tta_flips(model_dir, info, tta, tta_axes)
     cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "")
     out_r = out.resolve()
     cases = [c for c in cases if out_r != Path(c.path) and out_r not in Path(c.path).parents]  # not our outputs
@@ -96,7 +102,9 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
            "medtl_version": __version__, "task": loaded.task, "label_names": loaded.label_names,
            "spatial_dims": cfg.spatial_dims, "multilabel": loaded.multilabel, "tta": tta,
            "write_csv": "csv" in formats, "inputs": [str(Path(p).resolve()) for p in inputs],
-           "options": {"tta": tta, "formats": list(formats), "anonymise_ids": anonymise_ids, "cam": cam}}
+           "options": {"tta": tta, "tta_axes": None if flips is None else list(flips.axes),
+                       "tta_axes_from": None if flips is None else flips.source, "formats": list(formats),
+                       "anonymise_ids": anonymise_ids, "cam": cam}}
     record = {"num_parts": part.num_parts, "part_id": part.part_id, "run": run, "started": started,
               "finished": None, "indices": mine, "case_ids": [cases[i].case_id for i in mine], "skipped": 0}
     write_part(out, part, record)
@@ -113,7 +121,7 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     from medtl.infer.casewriter import CaseWriter
 
     writer = CaseWriter(str(out), loaded, formats, keep_patient_ids)
-    predictor = Predictor(loaded, tta=tta, cam=cam,
+    predictor = Predictor(loaded, tta=tta, cam=cam, tta_axes=None if flips is None else flips.axes,
                           roi_size=cfg.image_size if loaded.task == "segmentation" else None)
     t_loop = time.perf_counter()
     _run_cases(cases, todo, results, writer, predictor, build_transforms(cfg, train=False), out, run,
@@ -137,6 +145,21 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     return ScoreSummary(str(out), len(mine), statuses.count("ok"), len(mine) - statuses.count("ok"),
                         record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id,
                         loop_s)
+
+
+def _tta_flips(model_dir, info: dict, tta: bool, tta_axes):
+    """The TTA flips (``None`` without TTA); a usage error for axes the model does not have."""
+    from medtl.errors import ConfigError
+    from medtl.models.tta import model_spatial_dims, tta_flips
+
+    if not tta:
+        if tta_axes is not None:
+            raise MedtlError("--tta-axes needs --tta", code="usage")
+        return None
+    try:
+        return tta_flips(model_dir, model_spatial_dims(info, model_dir), override=tta_axes)
+    except ConfigError as exc:
+        raise MedtlError(exc.message, path=exc.path, code="usage") from None
 
 
 def _predict(predictor, group):

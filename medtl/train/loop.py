@@ -133,16 +133,21 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtim
 
 @torch.no_grad()
 def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=None, label_names=None,
-            hd95: bool = False, desc: str = "eval") -> dict:
-    """Classification: ``{"logits", "labels", "loss"}``; segmentation: ``{"metrics", "loss"}``."""
+            hd95: bool = False, desc: str = "eval", forward: Callable | None = None) -> dict:
+    """Classification: ``{"logits", "labels", "loss"}``; segmentation: ``{"metrics", "loss"}``.
+
+    ``forward`` replaces ``model(x)`` (e.g. flip TTA returning averaged probabilities: they are
+    then what "logits" holds, and segmentation metrics take their argmax just the same).
+    """
     model.eval()
+    forward = model if forward is None else forward
     total, count = 0.0, 0
     logits_all, labels_all = [], []
     meter = SegmentationMeter(label_names, hd95=hd95) if task == "segmentation" else None
     for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
         x = _inputs(batch, rt)
         with rt.autocast():
-            logits = model(x).float()
+            logits = forward(x).float()
         y = loss_target(batch, task, multilabel, rt.device)
         if loss_fn is not None:
             total += float(loss_fn(logits, y)) * x.shape[0]

@@ -61,6 +61,16 @@ def test_exit_2_on_usage_errors(model, tmp_path, capsys):
     assert "Traceback" not in err and "--format" in err
 
 
+def test_tta_axes_usage_errors(model, tmp_path, capsys):
+    _write_pngs(tmp_path / "in", 1)
+    assert _score(model, [tmp_path / "in"], tmp_path / "out", "--tta", "--tta-axes", "0", "5") == 2
+    err = capsys.readouterr().err
+    assert "5 is not a spatial axis of a 2D model" in err and "Traceback" not in err
+    assert _score(model, [tmp_path / "in"], tmp_path / "out", "--tta-axes", "0") == 2
+    assert "--tta-axes needs --tta" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_parts_and_merge_command(model, tmp_path, capsys):
     _write_pngs(tmp_path / "in", 4)
     out = tmp_path / "out"

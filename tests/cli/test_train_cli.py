@@ -60,6 +60,27 @@ def test_usage_and_data_errors_are_one_line(npz_2d, tmp_path, capsys):
     assert "no_model" in capsys.readouterr().err
 
 
+def test_evaluate_tta_flags(npz_2d, tmp_path, capsys):
+    from medtl.data import PreprocessConfig
+    from medtl.models import ModelConfig, build_model, save_model_dir
+
+    cfg = ModelConfig(task="classification", encoder="tiny", weights="none", spatial_dims=2, in_channels=1,
+                      num_classes=2)
+    model = tmp_path / "model2d"
+    save_model_dir(model, build_model(cfg).eval(), model_cfg=cfg, label_names=["0", "1"],
+                   preprocess=PreprocessConfig(spatial_dims=2, image_size=(32, 32), intensity="uint8"))
+    base = ["evaluate", "--model", str(model), "--data", str(npz_2d)]
+    assert main([*base, "--tta", "--tta-axes", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "5 is not a spatial axis of a 2D model (use 0..1)" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert main([*base, "--tta-axes", "0"]) == 2  # without --tta
+    assert "needs --tta" in capsys.readouterr().err
+    assert main([*base, "--tta", "--tta-axes", "1", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["tta"] is True and metrics["tta_axes"] == [1] and metrics["auc"] is not None
+
+
 def test_help_lists_flags(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
