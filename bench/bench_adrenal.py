@@ -1,11 +1,13 @@
 """AdrenalMNIST3D: scratch vs ImageNet encoder inflated to 3D vs a 3D encoder pretrained by medtl itself.
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained /tmp/medtl-bench/hippocampus/runs/finetune/seed0
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained WORK/runs/unet-scratch/seed0
 
-The medtl-pretrained arm starts from a hippocampus segmentation model directory (a medtl weight
-source: ``--weights RUN_DIR`` loads its ``encoder.*`` weights). Without ``--pretrained`` one is
-trained first with configs/hippocampus.yaml (bench_hippocampus.py's manifest). All arms use the
-encoder of configs/adrenalmnist3d.yaml. Results: docs/benchmarks/adrenalmnist3d.{json,md}.
+Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init);
+``medtl-hippocampus`` (the same encoder fine-tuned from a hippocampus segmentation model directory,
+a medtl weight source: ``model.weights=RUN_DIR`` loads its ``encoder.*`` weights; without
+``--pretrained`` one is trained first with configs/hippocampus.yaml on bench_hippocampus.py's
+manifest); ``imagenet-inflated`` (EfficientNet-Lite0, ImageNet 2D kernels inflated to 3D,
+fine-tuned with BatchNorm in training mode). Results: docs/benchmarks/adrenalmnist3d.{json,md}.
 Data: AdrenalMNIST3D, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41), CC BY 4.0; MSD Task04
 Hippocampus (Simpson et al. 2019; Antonelli et al. 2022), CC BY-SA 4.0.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import CONFIGS, DATA, Arm, base_parser, common_overrides, train_run
+from common import CONFIGS, DATA, Arm, base_parser, common_overrides, other_encoder_arm, train_run
 from compare import report, run_arms
 from manifests import hippocampus_manifest
 
@@ -22,6 +24,13 @@ CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),
               ("ResNet-18+ACS, MedMNIST v2", "AUC 0.839 / ACC 0.754")]
 ARMS = ("scratch", "imagenet-inflated", "medtl-hippocampus")
+# EfficientNet-Lite0 3D at 32^3, upsampled. Not LP-FT: with the ImageNet BatchNorm statistics
+# frozen, the inflated head's BN output is negative everywhere on these binary volumes, so ReLU6
+# makes every pooled feature exactly 0 (a probe is at chance and the head gets no gradient).
+IMAGENET = ["strategy=finetune", "model.encoder=efficientnet-lite0", "model.weights=imagenet", "model.dropout=0.0",
+            "preprocess.resize_mode=resize", "batch_size=16", "optim.lr=0.0005", "optim.encoder_lr=0.0001",
+            "optim.warmup_epochs=0", "epochs=10", "augment.affine_prob=0.3", "augment.rotate_deg=10",
+            "augment.scale=0.05"]
 
 
 def pretrain_source(args, log=print) -> Path:
@@ -49,8 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--pretrain-epochs", type=int, help="epochs of that pretraining run")
     args = p.parse_args(argv)
     data = args.data or DATA / "adrenalmnist3d" / "adrenalmnist3d.npz"
-    arms = {"scratch": Arm("scratch", CONFIG, ["strategy=scratch", "model.weights=none", "optim.lr=0.001"]),
-            "imagenet-inflated": Arm("imagenet-inflated", CONFIG, ["strategy=finetune"])}  # config: imagenet
+    arms = {"scratch": Arm("scratch", CONFIG, ["strategy=scratch", "model.weights=none"]),
+            "imagenet-inflated": Arm("imagenet-inflated", CONFIG, other_encoder_arm(IMAGENET, args))}
     if "medtl-hippocampus" in args.arms:
         source = pretrain_source(args)
         arms["medtl-hippocampus"] = Arm("medtl-hippocampus", CONFIG,
@@ -59,8 +68,9 @@ def main(argv=None) -> int:
     report("adrenalmnist3d", "AdrenalMNIST3D: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro="Test split (298 volumes) of the official 28^3 MedMNIST v2 file; 1188 train / 98 val. "
-                 "EfficientNet-Lite0 3D at 32^3 (upsampled). Arms: random init; ImageNet 2D kernels inflated "
-                 "to 3D (I3D); the encoder of a medtl hippocampus segmentation run (MR, 3D) as weight source.")
+                 "Arms: unet-res16 random init (28^3 zero-padded to 32^3); the same encoder starting from a medtl "
+                 "hippocampus segmentation run (MR, 3D) as weight source; EfficientNet-Lite0 with ImageNet 2D "
+                 "kernels inflated to 3D (I3D), 32^3 upsampled.")
     return 0
 
 

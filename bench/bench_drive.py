@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     rows = run_arms(arms, manifest, args.work, args.seeds, extra=common_overrides(args), post=post)
     report("drive", "DRIVE: retinal vessel segmentation", rows, ["dice_fov", "dice_fov_pooled", "dice"], args.docs,
            intro="Official DRIVE test images only (the training split is not available here): 01-08 train, 09-10 "
-                 "validation, 11-20 test; 1st observer masks. Whole images resized to the config's size; "
+                 "validation, 11-20 test; 1st observer masks. Whole images at native resolution, zero-padded/cropped to 576x576; "
                  "`dice_fov` = vessel Dice inside the FOV mask on that grid (mean over the 10 test images), "
                  "`dice` = medtl's own vessel Dice over the whole image.")
     return 0

@@ -31,7 +31,7 @@ BENCHMARKS = [
     Bench("label_efficiency_breastmnist", "bench_label_efficiency.py", "label_efficiency_breastmnist",
           "Label efficiency, BreastMNIST", ["--dataset", "breastmnist"]),
     Bench("adrenalmnist3d", "bench_adrenal.py", "adrenalmnist3d", "AdrenalMNIST3D: 3D transfer",
-          ["--pretrained", "{work}/hippocampus/runs/finetune/seed0"]),
+          ["--pretrained", "{work}/hippocampus/runs/unet-scratch/seed0"]),
     Bench("drive", "bench_drive.py", "drive", "DRIVE vessel segmentation"),
     Bench("retinamnist", "bench_retinamnist.py", "retinamnist", "RetinaMNIST 5-class"),
     Bench("label_efficiency_hippocampus", "bench_label_efficiency.py", "label_efficiency_hippocampus",
