@@ -85,7 +85,7 @@ class FinetuneConfig:
 class LinearProbeConfig:
     c_grid: list[float] = field(default_factory=lambda: [0.0001, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0])
     max_iter: int = 2000
-    cache_dir: str | None = None  # default ~/.cache/medtl/embeddings
+    cache_dir: str | None = None  # default <out>/embeddings; a shared folder reuses embeddings across runs
 
 
 @dataclass

@@ -4,7 +4,8 @@ The key hashes everything the features depend on: the data fingerprint, the spli
 preprocessing, the encoder name, its input channels and its weights (sha256 of the file loaded;
 for random init the seed, since the encoder is re-created from it). Files are ``<key>.npz``
 (``features`` (N, F) float32, ``labels``) written atomically under the cache folder
-(``linear_probe.cache_dir``, default ``~/.cache/medtl/embeddings``).
+(``linear_probe.cache_dir``; by default ``<run dir>/embeddings``, so training writes nothing outside
+the output folder the user named; point several runs at one shared folder to reuse embeddings).
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import numpy as np
 import torch
 
 from medtl.fileio import atomic_write_bytes
-
-DEFAULT_DIR = Path("~/.cache/medtl/embeddings")
-
 
 def cache_key(*, fingerprint: str, split: str, preprocess: dict, encoder: str, in_channels: int,
               weights: str, weights_sha256: str | None, seed: int) -> str:
@@ -55,8 +53,8 @@ def compute_embeddings(encoder: torch.nn.Module, loader, rt) -> tuple[np.ndarray
 
 
 class EmbeddingCache:
-    def __init__(self, folder: str | Path | None):
-        self.folder = (Path(folder) if folder else DEFAULT_DIR).expanduser()
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder).expanduser()
         self.hits = 0
         self.misses = 0
 

@@ -84,7 +84,8 @@ def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, prepro
     from medtl.train.embeddings import EmbeddingCache, cache_key, compute_embeddings
     from medtl.train.probe import fit_probe
 
-    cache = EmbeddingCache(cfg.linear_probe.cache_dir)
+    # Default inside the run folder: nothing is written outside the output folder the user named.
+    cache = EmbeddingCache(cfg.linear_probe.cache_dir or Path(cfg.out) / "embeddings")
     pre = preprocess.to_dict()
     pcfg = model.encoder.pretrained_cfg
     feats = {}

@@ -208,3 +208,13 @@ def test_bad_positive_class_fails_before_training(request, tmp_path, fixture, va
         train(tiny_config(data, tmp_path / "run", extra=(f"positive_class={value}",)))
     assert fragment in str(err.value) and repr(value) in str(err.value)
     assert not (tmp_path / "run" / "model.json").exists()
+
+
+def test_default_embedding_cache_stays_inside_the_run_folder(npz_2d, tmp_path, monkeypatch):
+    """Nothing is written outside the output folder the user named (the cache used to default to ~/.cache)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    before = {p.name for p in tmp_path.iterdir()}
+    result = train(tiny_config(npz_2d, tmp_path / "run", strategy="linear-probe", epochs=1,
+                               extra=("linear_probe.cache_dir=null",)))
+    assert len(list((result.run_dir / "embeddings").glob("*.npz"))) == 3  # train/val/test features
+    assert {p.name for p in tmp_path.iterdir()} - before == {"run"}  # no ~/.cache, no stray folder
