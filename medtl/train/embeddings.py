@@ -20,6 +20,7 @@ import torch
 
 from medtl.fileio import atomic_write_bytes
 
+
 def cache_key(*, fingerprint: str, split: str, preprocess: dict, encoder: str, in_channels: int,
               weights: str, weights_sha256: str | None, seed: int) -> str:
     ident = {
