@@ -61,7 +61,8 @@ def other_encoder_arm(overrides: Sequence[str], args) -> list[str]:
     """An arm that switches to another encoder, unless the command line swapped the encoder (smoke tests)."""
     if not args.encoder:
         return list(overrides)
-    return [o for o in overrides if not o.startswith(("model.encoder=", "model.weights=", "model.decoder_channels="))]
+    kept = [o for o in overrides if not o.startswith(("model.encoder=", "model.weights=", "model.decoder_channels="))]
+    return [*kept, "model.weights=none"]
 
 
 # ------------------------------------------------------------------ machine
