@@ -121,6 +121,25 @@ class Encoder(nn.Module):
         return groups
 
 
+
+class StagedEncoder(Encoder):
+    """An encoder that is a plain chain of stages (``self.stages``, an ``nn.ModuleList``): each
+    stage's output is one feature map, the first stage is the stem, each later one its own group."""
+
+    stages: nn.ModuleList
+
+    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features
+
+    def _group_modules(self):
+        return [("stem", [self.stages[0]])] + [
+            (f"stage{i}", [stage]) for i, stage in enumerate(self.stages[1:], start=1)
+        ]
+
 @dataclass
 class EncoderEntry:
     name: str

@@ -6,16 +6,15 @@ It follows the full :class:`~medtl.models.registry.Encoder` protocol so tests ac
 
 from __future__ import annotations
 
-import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
-from medtl.models.registry import Encoder, register_encoder
+from medtl.models.registry import StagedEncoder, register_encoder
 
 CHANNELS = (4, 8, 12, 16)
 
 
-class TinyEncoder(Encoder):
+class TinyEncoder(StagedEncoder):
     def __init__(self, *, spatial_dims: int = 2, in_channels: int = 1, channels=CHANNELS):
         super().__init__(name="tiny", spatial_dims=spatial_dims, in_channels=in_channels)
         stages, prev = [], in_channels
@@ -27,18 +26,6 @@ class TinyEncoder(Encoder):
         self.feature_channels = list(channels)
         self.feature_reductions = [2 ** (i + 1) for i in range(len(channels))]
         self.num_features = channels[-1]
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
-
-    def _group_modules(self):
-        return [("stem", [self.stages[0]])] + [
-            (f"stage{i}", [stage]) for i, stage in enumerate(self.stages[1:], start=1)
-        ]
 
 
 @register_encoder("tiny", spatial_dims=(2, 3),

@@ -16,18 +16,17 @@ resolution) width small, e.g. ``decoder_channels: [128, 64, 32, 16, 4]``.
 
 from __future__ import annotations
 
-import torch
 from monai.networks.blocks import ResidualUnit
 from torch import nn
 
-from medtl.models.registry import Encoder, register_encoder
+from medtl.models.registry import StagedEncoder, register_encoder
 
 _NORM = ("instance", {"affine": True})
 STRIDES = (2, 2, 2, 2, 1)
 WIDTHS = {"unet-res16": (16, 32, 64, 128, 256), "unet-res32": (32, 64, 128, 256, 320)}
 
 
-class UNetResEncoder(Encoder):
+class UNetResEncoder(StagedEncoder):
     def __init__(self, name: str, *, spatial_dims: int = 3, in_channels: int = 1):
         super().__init__(name=name, spatial_dims=spatial_dims, in_channels=in_channels)
         channels = WIDTHS[name]
@@ -44,18 +43,6 @@ class UNetResEncoder(Encoder):
     @property
     def min_input_size(self) -> int:
         return 32  # instance norm needs more than one voxel at the 1/16 bottleneck (while training)
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for stage in self.stages:
-            x = stage(x)
-            features.append(x)
-        return features
-
-    def _group_modules(self):
-        return [("stem", [self.stages[0]])] + [
-            (f"stage{i}", [stage]) for i, stage in enumerate(self.stages[1:], start=1)
-        ]
 
 
 def _register(name: str) -> None:
