@@ -148,16 +148,12 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
 
 
 def _tta_flips(model_dir, info: dict, tta: bool, tta_axes):
-    """The TTA flips (``None`` without TTA); a usage error for axes the model does not have."""
+    """The TTA flips (``None`` without TTA); a usage error for a bad request."""
     from medtl.errors import ConfigError
-    from medtl.models.tta import model_spatial_dims, tta_flips
+    from medtl.models.tta import model_spatial_dims, resolve_tta
 
-    if not tta:
-        if tta_axes is not None:
-            raise MedtlError("--tta-axes needs --tta", code="usage")
-        return None
     try:
-        return tta_flips(model_dir, model_spatial_dims(info, model_dir), override=tta_axes)
+        return resolve_tta(model_dir, tta, tta_axes, model_spatial_dims(info, model_dir) if tta else None)
     except ConfigError as exc:
         raise MedtlError(exc.message, path=exc.path, code="usage") from None
 

@@ -91,10 +91,15 @@ def tta_flips(model_dir: str | Path, spatial_dims: int | None = None, *,
     return flips
 
 
-def tta_flip_axes(model_dir: str | Path, spatial_dims: int | None = None, *,
-                  override: Sequence[int] | None = None) -> tuple[int, ...]:
-    """Just the axes of :func:`tta_flips` (``()``: the model was trained without flips)."""
-    return tta_flips(model_dir, spatial_dims, override=override).axes
+def resolve_tta(model_dir: str | Path, tta: bool, tta_axes: Sequence[int] | None,
+                spatial_dims: int | None = None) -> TTAFlips | None:
+    """The flips of a ``tta`` / ``tta_axes`` request (``None`` without TTA), as ``medtl score`` and
+    ``medtl evaluate`` take it; axes without TTA are a ConfigError."""
+    if not tta:
+        if tta_axes is not None:
+            raise ConfigError("--tta-axes needs --tta (tta_axes= needs tta=True)")
+        return None
+    return tta_flips(model_dir, spatial_dims, override=tta_axes)
 
 
 def _trained_flips(model_dir: Path, spatial_dims: int) -> TTAFlips:

@@ -33,16 +33,6 @@ def _split_params(model_dir: Path) -> dict:
     return {k: data[v] for k, v in keys.items() if v in data}
 
 
-def _tta_flips(model_dir: Path, loaded, tta: bool, tta_axes):
-    from medtl.models.tta import tta_flips
-
-    if not tta:
-        if tta_axes is not None:
-            raise ConfigError("tta_axes needs tta=True (--tta-axes needs --tta)")
-        return None
-    return tta_flips(model_dir, int(loaded.model.encoder.spatial_dims), override=tta_axes)
-
-
 def _tta_forward(model, axes, loaded):
     """``x -> probabilities`` averaged over the flip views (temperature applied to each view)."""
     import torch
@@ -72,6 +62,7 @@ def evaluate(model_dir: str | Path, data: str | Path, split: str = "test", *, ba
 
     from medtl.data import PreprocessConfig, build_transforms, load_source, make_dataset
     from medtl.models import load_model_dir
+    from medtl.models.tta import resolve_tta
     from medtl.train.calibration import expected_calibration_error, probabilities
     from medtl.train.config import TrainConfig
     from medtl.train.data import make_loader, strip_records
@@ -82,7 +73,7 @@ def evaluate(model_dir: str | Path, data: str | Path, split: str = "test", *, ba
         raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
     model_dir = Path(model_dir)
     loaded = load_model_dir(model_dir)
-    flips = _tta_flips(model_dir, loaded, tta, tta_axes)
+    flips = resolve_tta(model_dir, tta, tta_axes, int(loaded.model.encoder.spatial_dims))
     source = load_source(data, task=loaded.task, **_split_params(model_dir))
     if list(source.label_names) != list(loaded.label_names):
         raise DataError(f"the data's labels {source.label_names} differ from the model's {loaded.label_names}",

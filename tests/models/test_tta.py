@@ -9,7 +9,7 @@ import torch
 
 from medtl.errors import ConfigError
 from medtl.models import ModelConfig, build_model, save_model_dir
-from medtl.models.tta import flip_views, tta_flip_axes, tta_flips
+from medtl.models.tta import flip_views, tta_flips
 from medtl.train.config import dump_yaml, load_config
 
 
@@ -30,7 +30,7 @@ def test_axes_follow_the_training_flips(tmp_path, caplog):
     hippo = _model_dir(tmp_path / "hippo", config=["augment.flip_axes=[0]"])  # left-right only
     default = _model_dir(tmp_path / "default", config=[])  # augment defaults: every axis
     with caplog.at_level(logging.WARNING, logger="medtl.models.tta"):
-        assert tta_flip_axes(hippo) == (0,)
+        assert tta_flips(hippo).axes == (0,)
         flips = tta_flips(default)
         assert flips.axes == (0, 1, 2) and flips.source == "training"
     assert not caplog.records  # nothing to warn about
@@ -63,7 +63,7 @@ def test_override_is_validated(tmp_path):
     run = _model_dir(tmp_path / "run", spatial_dims=2, config=["augment.flip_axes=[0]"])
     flips = tta_flips(run, override=[1, 0, 1])
     assert flips.axes == (0, 1) and flips.source == "override"
-    assert tta_flip_axes(run, override=()) == ()
+    assert tta_flips(run, override=()).axes == ()
     for bad in ([5], [-1], [0, 2], ["0"], [True]):
         with pytest.raises(ConfigError, match="not a spatial axis of a 2D model"):
             tta_flips(run, override=bad)
