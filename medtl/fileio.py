@@ -110,6 +110,18 @@ def confined(root: str | Path, relative: str | Path) -> Path:
     return target
 
 
+def confined_child(folder: str | Path, name: str) -> Path:
+    """``folder / name`` for one plain file or folder name inside ``folder``, a folder that
+    :func:`confined` already checked. Cheaper than :func:`confined` for the many per-case paths of
+    a run: ``Path.resolve`` walks every component of the path in Python (measured ~0.1 ms per call,
+    a tenth of the per-case cost of scoring a small image), this is one ``lstat``. A name with a
+    separator, ``.`` or ``..`` is refused; a symlink in the way goes through the full check."""
+    if name in ("", ".", "..") or "/" in name or os.sep in name or "\0" in name:
+        raise MedtlError(f"refusing an unsafe file name: {name!r}", path=folder, code="unsafe_path")
+    path = Path(folder) / name
+    return confined(folder, name) if os.path.islink(path) else path
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

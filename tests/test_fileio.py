@@ -4,7 +4,7 @@ import os
 import pytest
 
 from medtl.errors import MedtlError
-from medtl.fileio import atomic_write, atomic_write_json, confined, sha256_file, sha256_files
+from medtl.fileio import atomic_write, atomic_write_json, confined, confined_child, sha256_file, sha256_files
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -32,3 +32,19 @@ def test_sha256_of_several_files_ignores_order(tmp_path):
     assert sha256_files([a, b]) == sha256_files([b, a])
     assert sha256_file(a) == "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
     assert os.path.getsize(a) == 1
+
+
+def test_confined_child_refuses_unsafe_names_and_escaping_symlinks(tmp_path):
+    out = confined(tmp_path / "out", "cases")
+    out.mkdir(parents=True)
+    assert confined_child(out, "case_1") == out / "case_1"
+    for bad in ("", ".", "..", "a/b", "x\0y"):
+        with pytest.raises(MedtlError, match="unsafe"):
+            confined_child(out, bad)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (out / "planted").symlink_to(outside)
+    with pytest.raises(MedtlError, match="outside the output folder"):
+        confined_child(out, "planted")
+    (out / "inner").symlink_to(out / "case_1")  # a link that stays inside is allowed
+    assert confined_child(out, "inner") == (out / "case_1").resolve()

@@ -12,11 +12,12 @@ per batch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from medtl.fileio import confined, sync_filesystem
+from medtl.fileio import confined, confined_child, sync_filesystem
 from medtl.infer import outputs as out_files
 from medtl.infer.geometry import cam_to_preview, cams_to_previews, mask_to_preview, probabilities_to_mask
 from medtl.infer.resume import CaseResult, write_result
@@ -28,6 +29,10 @@ class CaseWriter:
     loaded: object  # medtl.models.LoadedModel
     formats: tuple[str, ...]
     keep_patient_ids: bool = False
+
+    @functools.cached_property
+    def _cases_dir(self):
+        return confined(self.out_dir, "cases")
 
     @property
     def model_id(self) -> str:
@@ -83,8 +88,11 @@ class CaseWriter:
         else:
             row, mask = self._segmentation(case, item, pred, outputs, info)
             preview["mask"] = mask_to_preview(mask, geom["affine"], p_affine, p_shape)
-        out_files.write_preview(confined(self.out_dir, f"cases/{cid}/preview.npz"), **preview, durable=durable)
-        out_files.write_case_json(confined(self.out_dir, f"cases/{cid}/case.json"), info, durable=durable)
+        # The case folder is checked once (cases/ itself once per run); the file names in it are
+        # fixed, and an atomic rename replaces (never follows) a symlink planted at one of them.
+        case_dir = confined_child(self._cases_dir, cid)
+        out_files.write_preview(case_dir / "preview.npz", **preview, durable=durable)
+        out_files.write_case_json(case_dir / "case.json", info, durable=durable)
         outputs += [f"cases/{cid}/preview.npz", f"cases/{cid}/case.json"]
         result = CaseResult(cid, case.source, case.root, "ok", self.model_id, item.input_sha256, row, outputs)
         if record:

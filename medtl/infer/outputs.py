@@ -98,13 +98,45 @@ def write_mask_nifti(path: str | Path, mask: np.ndarray, affine: np.ndarray) -> 
 
 def write_preview(path: str | Path, *, image: np.ndarray, spacing, affine, mask=None, cam=None,
                   durable: bool = True) -> None:
-    arrays = {"image": np.asarray(image, np.float32), "spacing": np.asarray(spacing, np.float64),
+    """The review app's ``preview.npz``: the image in the smallest dtype that holds it exactly
+    (see :func:`compact_image`), the mask as uint8, the Grad-CAM as uint8 (see :func:`cam_to_uint8`).
+    Readers cast the image to float32 and the CAM with :func:`cam_from_stored`."""
+    arrays = {"image": compact_image(image), "spacing": np.asarray(spacing, np.float64),
               "affine": np.asarray(affine, np.float64)}
     if mask is not None:
         arrays["mask"] = np.asarray(mask, np.uint8)
     if cam is not None:
-        arrays["cam"] = np.asarray(cam, np.float32)
+        arrays["cam"] = cam_to_uint8(cam)
     atomic_write_bytes(path, npz_bytes(arrays), durable=durable)
+
+
+def compact_image(image: np.ndarray) -> np.ndarray:
+    """``image`` as uint8 or int16 when every value is an integer in that range (an 8-bit PNG or
+    ultrasound frame, CT in HU, MR stored as integers, not resampled), else float32: lossless
+    either way, 2-4x fewer bytes to deflate and store. Deflating the float32 preview was the
+    largest per-case cost of scoring a small image (bench/bench_score.py, docs/scoring.md)."""
+    a = np.asarray(image, np.float32)
+    if a.size == 0 or not np.isfinite(a).all() or not np.array_equal(np.rint(a), a):
+        return a
+    lo, hi = float(a.min()), float(a.max())
+    for dtype in (np.uint8, np.int16):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return a.astype(dtype)
+    return a
+
+
+def cam_to_uint8(cam: np.ndarray) -> np.ndarray:
+    """A Grad-CAM in [0, 1] stored as round(255 * cam): a display heat map needs no more than
+    1/255 steps (a colour map has 256 entries), and it is 4x smaller than float32."""
+    return np.rint(np.clip(np.asarray(cam, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def cam_from_stored(cam: np.ndarray) -> np.ndarray:
+    """The CAM read from a preview as float32 in [0, 1] (uint8 as written by :func:`cam_to_uint8`;
+    float32 as written by medtl before 2026-11-28)."""
+    cam = np.asarray(cam)
+    return cam.astype(np.float32) / 255.0 if cam.dtype == np.uint8 else cam.astype(np.float32)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], *, compresslevel: int = PREVIEW_COMPRESSLEVEL) -> bytes:

@@ -9,13 +9,21 @@ same model, and every output it lists still exists; anything else is scored agai
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medtl.fileio import atomic_write_json, atomic_write_text, confined, sha256_file, sha256_files
+from medtl.fileio import (
+    atomic_write_json,
+    atomic_write_text,
+    confined,
+    confined_child,
+    sha256_file,
+    sha256_files,
+)
 
 RESULTS_DIR = "results"
 SALT_FILE = ".medtl_salt"
@@ -41,8 +49,13 @@ class CaseResult:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+@functools.lru_cache(maxsize=16)
+def _results_dir(out_dir: str) -> Path:
+    return confined(out_dir, RESULTS_DIR)
+
+
 def result_path(out_dir: str | Path, case_id: str) -> Path:
-    return confined(out_dir, f"{RESULTS_DIR}/{case_id}.json")
+    return confined_child(_results_dir(os.path.abspath(out_dir)), f"{case_id}.json")
 
 
 def write_result(out_dir: str | Path, result: CaseResult, *, durable: bool = True) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from medtl.errors import MedtlError
+from medtl.infer.outputs import cam_from_stored
 
 OK_STATUSES = ("ok", "")
 
@@ -176,7 +177,7 @@ def load_preview(run: ScoreRun, case_id: str) -> Preview:
             spacing = spacing or (1.0,) * spatial
             affine = np.asarray(npz["affine"], dtype=np.float64) if "affine" in npz else np.eye(4)
             mask = np.asarray(npz["mask"]) if "mask" in npz else None
-            cam = np.asarray(npz["cam"], dtype=np.float32) if "cam" in npz else None
+            cam = cam_from_stored(npz["cam"]) if "cam" in npz else None
     except FileNotFoundError as exc:
         raise ScoresError("no preview for this case", path=path) from exc
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:

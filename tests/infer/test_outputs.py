@@ -71,7 +71,7 @@ def test_predictions_csv_header_and_failed_rows(tmp_path):
 
 
 def test_preview_npz_is_reproducible_and_loads_without_pickle(tmp_path):
-    from medtl.infer.outputs import write_preview
+    from medtl.infer.outputs import cam_from_stored, write_preview
 
     rng = np.random.default_rng(0)
     image, cam = rng.random((30, 20)).astype(np.float32), rng.random((30, 20)).astype(np.float32)
@@ -80,6 +80,32 @@ def test_preview_npz_is_reproducible_and_loads_without_pickle(tmp_path):
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     z = np.load(tmp_path / "a.npz", allow_pickle=False)
     assert sorted(z.files) == ["affine", "cam", "image", "spacing"]
-    np.testing.assert_array_equal(z["image"], image)
-    np.testing.assert_array_equal(z["cam"], cam)
+    np.testing.assert_array_equal(z["image"], image)  # non-integer values stay float32, exactly
+    assert z["cam"].dtype == np.uint8
+    assert np.abs(cam_from_stored(z["cam"]) - cam).max() <= 0.5 / 255 + 1e-7
     assert z["spacing"].dtype == np.float64 and z["image"].dtype == np.float32
+
+
+@pytest.mark.parametrize(("values", "dtype"), [
+    ([0, 17, 255], np.uint8),  # an 8-bit PNG / ultrasound frame
+    ([-1024, 0, 3071], np.int16),  # CT in HU
+    ([0, 70000], np.float32),  # outside int16
+    ([0.5, 1.0], np.float32),  # resampled: not integers
+    ([np.nan, 1.0], np.float32),
+])
+def test_preview_image_is_stored_losslessly_in_the_smallest_dtype(values, dtype):
+    from medtl.infer.outputs import compact_image
+
+    image = np.array(values, np.float32).reshape(1, -1)
+    stored = compact_image(image)
+    assert stored.dtype == dtype
+    np.testing.assert_array_equal(stored.astype(np.float32), image)
+
+
+def test_cam_round_trip_reads_old_float32_previews():
+    from medtl.infer.outputs import cam_from_stored, cam_to_uint8
+
+    cam = np.array([0.0, 0.25, 1.0, 1.3, -0.1], np.float32)
+    assert cam_to_uint8(cam).tolist() == [0, 64, 255, 255, 0]
+    np.testing.assert_allclose(cam_from_stored(cam_to_uint8(cam)), [0, 64 / 255, 1, 1, 0])
+    assert cam_from_stored(cam).dtype == np.float32 and cam_from_stored(cam)[1] == np.float32(0.25)

@@ -58,7 +58,8 @@ def test_review_artefacts(cls_run):
     _, out, _ = cls_run
     z = np.load(out / "cases" / "sub__img_002" / "preview.npz")
     assert z["image"].shape == (40, 48) and z["image"].max() > 100  # 48 rows x 40 cols -> (W, H)
-    assert z["cam"].shape == z["image"].shape and 0 <= z["cam"].min() and z["cam"].max() <= 1
+    assert z["image"].dtype == np.uint8  # an 8-bit PNG, not resampled: stored exactly as uint8
+    assert z["cam"].shape == z["image"].shape and z["cam"].dtype == np.uint8  # 0..255 = 0..1
     assert z["affine"].shape == (4, 4) and list(z["spacing"]) == [1.0, 1.0]
     case = json.loads((out / "cases" / "sub__img_002" / "case.json").read_text())
     row = next(r for r in _rows(out) if r["case_id"] == "sub__img_002")
