@@ -191,6 +191,8 @@ def main(argv=None) -> int:
             run["load_avg_end"] = list(os.getloadavg())
             res["runs"].append(run)
             print(json.dumps(run, indent=2), flush=True)
+        res["summary"] = summarize_runs(res["runs"])
+        print(json.dumps(res["summary"], indent=2), flush=True)
         tiny = make_model(tmp / "tiny", "tiny", 32)
         res["memory"] = []
         for n in args.memory_cases:
@@ -203,6 +205,15 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
     return 0
+
+
+def summarize_runs(runs: list[dict]) -> dict:
+    """Median, min and max over the repeats of every rate and ratio: on a shared VM the absolute
+    rates drift between repeats (e.g. a raw forward rate of 130 to 206 cases/s at 96 px within
+    minutes), so one repeat is not a measurement."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, float)]
+    return {k: {"median": float(np.median([r[k] for r in runs])), "min": min(r[k] for r in runs),
+                "max": max(r[k] for r in runs)} for k in keys}
 
 
 def _cpu() -> str:

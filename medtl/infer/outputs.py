@@ -115,6 +115,8 @@ def compact_image(image: np.ndarray) -> np.ndarray:
     ultrasound frame, CT in HU, MR stored as integers, not resampled), else float32: lossless
     either way, 2-4x fewer bytes to deflate and store. Deflating the float32 preview was the
     largest per-case cost of scoring a small image (bench/bench_score.py, docs/scoring.md)."""
+    if np.asarray(image).dtype in (np.uint8, np.int16):  # already compact (the loader compacts it)
+        return np.asarray(image)
     a = np.asarray(image, np.float32)
     if a.size == 0 or not np.isfinite(a).all() or not np.array_equal(np.rint(a), a):
         return a

@@ -69,6 +69,7 @@ class CaseDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Item:
         from medtl.infer.geometry import make_preview
+        from medtl.infer.outputs import compact_image
         from medtl.infer.resume import input_sha256
 
         case = self.cases[index]
@@ -82,7 +83,9 @@ class CaseDataset(torch.utils.data.Dataset):
             array = scan.array
             if scan.spatial_dims == 3 and x.ndim == 3 and array.shape[-1] == 1:  # 2D model, one-slice scan
                 array = array[..., 0]
-            preview = make_preview(array, scan.affine, rgb)
+            image, p_spacing, p_affine = make_preview(array, scan.affine, rgb)
+            # compacted here, in the worker: a uint8 preview is a quarter of the bytes to send
+            preview = (compact_image(image), p_spacing, p_affine)
         except Exception as exc:  # one bad case never stops the run
             typed = _medtl_cause(exc)
             if typed is not None:
