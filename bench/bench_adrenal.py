@@ -70,7 +70,7 @@ def main(argv=None) -> int:
            intro="Test split (298 volumes) of the official 28^3 MedMNIST v2 file; 1188 train / 98 val. "
                  "Arms: unet-res16 random init (28^3 zero-padded to 32^3); the same encoder starting from a medtl "
                  "hippocampus segmentation run (MR, 3D) as weight source; EfficientNet-Lite0 with ImageNet 2D "
-                 "kernels inflated to 3D (I3D), 32^3 upsampled.")
+                 "kernels inflated to 3D (I3D), 32^3 upsampled.", merge=args.merge)
     return 0
 
 

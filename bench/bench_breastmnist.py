@@ -38,7 +38,7 @@ def main(argv=None) -> int:
            args.docs, references=REFERENCES,
            intro="Test split (156 images) of the official MedMNIST v2 file; 546 train / 78 val. "
                  "EfficientNet-Lite0 (ImageNet weights unless scratch), 28 px images upsampled. Accuracy uses "
-                 "the binary threshold chosen on the validation split (Youden's J) after temperature scaling.")
+                 "the binary threshold chosen on the validation split (Youden's J) after temperature scaling.", merge=args.merge)
     return 0
 
 

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
            intro="Official DRIVE test images only (the training split is not available here): 01-08 train, 09-10 "
                  "validation, 11-20 test; 1st observer masks. Whole images at native resolution, zero-padded/cropped to 576x576; "
                  "`dice_fov` = vessel Dice inside the FOV mask on that grid (mean over the 10 test images), "
-                 "`dice` = medtl's own vessel Dice over the whole image.")
+                 "`dice` = medtl's own vessel Dice over the whole image.", merge=args.merge)
     return 0
 
 

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
            ["dice", "dice_anterior", "dice_posterior", "hd95"], args.docs, references=FINDINGS,
            intro="260 cases, fixed seeded split (numpy default_rng(0) permutation): 187 train / 21 val / 52 test. "
                  "Volumes zero-padded to 48x64x48 (64^3 for the EfficientNet arm) at 1 mm, no resampling; Dice and HD95 (mm) on that grid, "
-                 "mean over the two foreground labels.")
+                 "mean over the two foreground labels.", merge=args.merge)
     return 0
 
 

@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     work = args.work / args.dataset
     src = args.data or spec["data"]
     weights = [f"model.weights={args.pretrained.resolve()}"] if args.pretrained else []
-    arms = strategy_arms(CONFIGS / spec["config"], scratch=[f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else [], probe=weights,
+    scratch = [f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else []
+    arms = strategy_arms(CONFIGS / spec["config"], scratch=scratch, probe=weights,
                          finetune=[*weights, *spec["finetune"]], which=args.arms)
     for arm in arms:
         arm.deterministic = False  # each seed draws another subset

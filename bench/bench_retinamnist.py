@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     report("retinamnist", "RetinaMNIST: transfer vs scratch", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro="Test split (400 images) of the official MedMNIST v2 file; 1080 train / 120 val; 5 grades. "
-                 "AUC is macro one-vs-rest; accuracy is the argmax class.")
+                 "AUC is macro one-vs-rest; accuracy is the argmax class.", merge=args.merge)
     return 0
 
 

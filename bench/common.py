@@ -36,6 +36,9 @@ def base_parser(description: str, *, seeds: Sequence[int] = (0, 1, 2), name: str
                    help="folder for model directories, caches and subsets")
     p.add_argument("--docs", type=Path, default=DOCS, help="where results (JSON, Markdown, PNG) are written")
     p.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    p.add_argument("--merge", action="store_true",
+                   help="add these runs to the existing results page: runs of other arms/seeds found in "
+                        "DOCS/<name>.json are kept (e.g. one new arm or one more seed)")
     p.add_argument("--epochs", type=int, help="override the config's epochs (smoke tests)")
     p.add_argument("--image-size", type=int, help="override the config's image size (smoke tests)")
     p.add_argument("--encoder", help="override the config's encoder (smoke tests: tiny)")

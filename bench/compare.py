@@ -8,6 +8,7 @@ already finished (so an interrupted benchmark continues where it stopped).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -62,9 +63,24 @@ def _short(test: dict | None) -> str:
     return " ".join(f"{k} {test[k]:.4f}" for k in keys)
 
 
+def merged_rows(docs: Path, name: str, rows: list[dict]) -> list[dict]:
+    """``rows`` plus the runs of the existing ``docs/<name>.json`` whose (arm, seed) was not rerun:
+    adding one arm or one seed to a published table without retraining the rest."""
+    path = Path(docs) / f"{name}.json"
+    if not path.is_file():
+        return rows
+    new = {(r["arm"], r["seed"]) for r in rows}
+    kept = [r for r in json.loads(path.read_text())["runs"] if (r["arm"], r["seed"]) not in new]
+    order = list(dict.fromkeys(r["arm"] for r in kept + rows))
+    return sorted(kept + rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
+
+
 def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs: Path, *, intro: str = "",
-           references: Sequence[tuple[str, str]] = (), notes: str = "") -> dict:
-    """Summarise, write ``docs/<name>.json`` + ``.md``; returns the JSON payload."""
+           references: Sequence[tuple[str, str]] = (), notes: str = "", merge: bool = False) -> dict:
+    """Summarise, write ``docs/<name>.json`` + ``.md``; returns the JSON payload. ``merge``: keep
+    the existing page's runs that were not rerun (:func:`merged_rows`)."""
+    if merge:
+        rows = merged_rows(docs, name, rows)
     info = machine_info()
     summary = summarize(rows, metrics)
     md = [f"# {title}\n", intro + "\n" if intro else "", f"Machine: {machine_line(info)}\n",

@@ -100,6 +100,12 @@ def test_classification_benchmarks(data, tmp_path):
     _run("bench_retinamnist", ["--data", str(data["retina"]), "--work", str(tmp_path / "r"), "--docs", str(docs),
                                "--arms", "linear-probe", *TINY])
     assert _result(docs, "retinamnist")["summary"][0]["n"] == 1
+    # --merge adds an arm to the published page and keeps the runs that were not rerun
+    _run("bench_retinamnist", ["--data", str(data["retina"]), "--work", str(tmp_path / "r"), "--docs", str(docs),
+                               "--arms", "scratch", "--merge", *TINY])
+    merged = _result(docs, "retinamnist")
+    assert [(r["arm"], r["seed"]) for r in merged["runs"]] == [("linear-probe", 0), ("scratch", 0)]
+    assert [s["arm"] for s in merged["summary"]] == ["linear-probe", "scratch"]
 
 
 def test_segmentation_and_3d_benchmarks(data, tmp_path):
