@@ -17,6 +17,7 @@ docs/benchmarks/label_efficiency_<dataset>.{json,md,png}.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from common import (
@@ -112,13 +113,15 @@ def main(argv=None) -> int:
                 row["fraction"] = fraction
                 row["group"] = f"{row['arm']} @ {round(fraction * 100)}%"
                 rows.append(row)
+    docs = Path(args.docs)
+    name = f"label_efficiency_{args.dataset}"
+    if args.merge:  # keep the published runs of the (arm, fraction, seed) not rerun
+        rows = merged_runs(docs / f"{name}.json", rows)
     metric = spec["metric"]
     summary = summarize(rows, [metric], group="group")
     for s in summary:
         first = next(r for r in rows if r["group"] == s["group"])
         s["arm"], s["fraction"] = first["arm"], first["fraction"]
-    docs = Path(args.docs)
-    name = f"label_efficiency_{args.dataset}"
     info = machine_info()
     plot(summary, metric, docs / f"{name}.png", f"{args.dataset}: label efficiency")
     table = markdown_table(["arm", "% labels", "n seeds", f"test {metric}", "wall time (s)"],
@@ -132,6 +135,15 @@ def main(argv=None) -> int:
     write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
                                "runs": rows}, md)
     return 0
+
+
+def merged_runs(path: Path, rows: list[dict]) -> list[dict]:
+    """``rows`` plus the runs of an existing results file whose (arm, fraction, seed) is not in them."""
+    if not path.is_file():
+        return rows
+    new = {(r["arm"], r["fraction"], r["seed"]) for r in rows}
+    kept = [r for r in json.loads(path.read_text())["runs"] if (r["arm"], r["fraction"], r["seed"]) not in new]
+    return sorted(kept + rows, key=lambda r: (r["fraction"], r["arm"] != "scratch", r["arm"], r["seed"]))
 
 
 def _verdict(summary: list[dict], metric: str) -> str:

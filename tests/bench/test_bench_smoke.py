@@ -129,9 +129,10 @@ def test_segmentation_and_3d_benchmarks(data, tmp_path):
 
 def test_label_efficiency_speed_and_readme(data, tmp_path):
     docs = tmp_path / "docs"
-    _run("bench_label_efficiency", ["--dataset", "breastmnist", "--data", str(data["breast"]), "--work",
-                                    str(tmp_path / "le"), "--docs", str(docs), "--fractions", "0.25", "1.0",
-                                    "--arms", "scratch", "linear-probe", *TINY])
+    for arms in (["scratch"], ["linear-probe", "--merge"]):  # the second adds its arm to the page
+        _run("bench_label_efficiency", ["--dataset", "breastmnist", "--data", str(data["breast"]), "--work",
+                                        str(tmp_path / "le"), "--docs", str(docs), "--fractions", "0.25", "1.0",
+                                        "--arms", *arms, *TINY])
     le = _result(docs, "label_efficiency_breastmnist")
     assert {(s["arm"], s["fraction"]) for s in le["summary"]} == {
         (a, f) for a in ("scratch", "linear-probe") for f in (0.25, 1.0)}
