@@ -165,8 +165,15 @@ def stored_positive_class(info: dict[str, Any]) -> int:
     return 1 if value is None else int(value)
 
 
+def binary_single_label(task: str, label_names: list[str], multilabel: bool) -> bool:
+    """A binary single-label classifier: the only kind with a positive class and a threshold on it.
+    (``medtl.train.config.resolve_positive_class`` checks the user's setting the same way before
+    training; the config layer stays free of torch, which this module imports.)"""
+    return task == "classification" and len(label_names) == 2 and not multilabel
+
+
 def _positive_class(task: str, label_names: list[str], multilabel: bool, value: int | None) -> int | None:
-    binary = task == "classification" and len(label_names) == 2 and not multilabel
+    binary = binary_single_label(task, label_names, multilabel)
     if value is None:
         return 1 if binary else None
     if not binary or value not in (0, 1):

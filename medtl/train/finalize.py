@@ -77,11 +77,12 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
              feats, history, best_epoch: int, epochs_run: int, init_info, lineage, probe_c, t0: float,
              positive: int = 1) -> dict:
     from medtl.models import save_model_dir
+    from medtl.models.io import binary_single_label
     from medtl.train.report import model_card, plot_curves
 
     model.eval()
     threshold, temperature = 0.5, 1.0
-    is_binary = cfg.task == "classification" and len(source.label_names) == 2 and not source.multilabel
+    is_binary = binary_single_label(cfg.task, source.label_names, source.multilabel)
     if cfg.task == "classification":
         metrics, threshold, temperature = classification_results(model, datasets, feats, rt, cfg, source.multilabel,
                                                                   positive)
