@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from medtl.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
+from medtl.infer.outputs import write_preview
 
 LABELS = {"classification": ["absent", "present"], "segmentation": ["background", "lesion"]}
 SPACING = {3: (0.8, 0.8, 2.5), 2: (0.3, 0.3)}
@@ -83,12 +84,6 @@ def _write_input(path: Path, image: np.ndarray, spacing) -> None:
         out = io.BytesIO()
         Image.fromarray(image.T.astype(np.uint8)).save(out, format="PNG")  # (cols, rows) -> H x W
         atomic_write_bytes(path, out.getvalue())
-
-
-def _npz(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: v for k, v in arrays.items() if v is not None})
-    return buf.getvalue()
 
 
 def _entropy(p: np.ndarray) -> float:
@@ -165,9 +160,8 @@ def write_sample_scores(
             outputs.append(f"masks/{case_id}.nii.gz")
         row["status"] = "ok"
         rows.append(row)
-        atomic_write_bytes(out_dir / "cases" / case_id / "preview.npz",
-                           _npz(image=image.astype(np.float32), spacing=np.array(spacing), affine=_affine(spacing),
-                                mask=mask_out, cam=cam))
+        write_preview(out_dir / "cases" / case_id / "preview.npz", image=image, spacing=spacing,
+                      affine=_affine(spacing), mask=mask_out, cam=cam)  # the scorer's own format
         atomic_write_json(out_dir / "cases" / case_id / "case.json", case)
         cases[case_id] = {"source": source, "root": str(inputs_dir), "input_sha256": sha256_file(inputs_dir / source),
                           "outputs": outputs, "status": "ok"}
