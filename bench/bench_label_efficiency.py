@@ -50,6 +50,10 @@ DATASETS = {
 }
 
 
+SUBSETS = {"breastmnist": "class-stratified draws of the training split",
+           "hippocampus": "random draws of the training cases (seeded), at least 2 cases"}
+
+
 def subset(dataset: str, src: Path, work: Path, fraction: float, seed: int) -> Path:
     folder = work / "subsets" / f"f{round(fraction * 100):03d}_s{seed}"
     if dataset == "hippocampus":
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
                              fmt(s["wall_time_s"], 0, n=s["n"])]
                             for s in summary])
     md = (f"# Label efficiency: {args.dataset}\n\nMachine: {machine_line(info)}\n\n"
-          f"Subsets: class-stratified draws of the training split, one per seed (validation/test whole).\n\n"
+          f"Subsets: {SUBSETS[args.dataset]}, one per seed (validation/test whole).\n\n"
           f"{table}\n![label efficiency]({name}.png)\n\n{_verdict(summary, metric)}\n\n"
           f"Commands:\n\n{commands_block(rows)}")
     write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
