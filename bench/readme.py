@@ -35,7 +35,7 @@ BENCHMARKS = [
     Bench("drive", "bench_drive.py", "drive", "DRIVE vessel segmentation"),
     Bench("retinamnist", "bench_retinamnist.py", "retinamnist", "RetinaMNIST 5-class"),
     Bench("label_efficiency_hippocampus", "bench_label_efficiency.py", "label_efficiency_hippocampus",
-          "Label efficiency, hippocampus", ["--dataset", "hippocampus", "--seeds", "0",
+          "Label efficiency, hippocampus", ["--dataset", "hippocampus", "--seeds", "2",
                                              "--pretrained", "{work}/adrenalmnist3d/runs/scratch/seed0"]),
 ]
 
