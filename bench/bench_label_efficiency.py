@@ -17,7 +17,6 @@ docs/benchmarks/label_efficiency_<dataset>.{json,md,png}.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from common import (
@@ -34,7 +33,7 @@ from common import (
     summarize,
     write_results,
 )
-from compare import run_arms, strategy_arms
+from compare import merged_rows, run_arms, strategy_arms
 from manifests import hippocampus_manifest
 
 DATASETS = {
@@ -120,7 +119,8 @@ def main(argv=None) -> int:
     docs = Path(args.docs)
     name = f"label_efficiency_{args.dataset}"
     if args.merge:  # keep the published runs of the (arm, fraction, seed) not rerun
-        rows = merged_runs(docs / f"{name}.json", rows)
+        rows = sorted(merged_rows(docs / f"{name}.json", rows, key=("arm", "fraction", "seed")),
+                      key=lambda r: (r["fraction"], r["arm"] != "scratch", r["arm"], r["seed"]))
     metric = spec["metric"]
     summary = summarize(rows, [metric], group="group")
     for s in summary:
@@ -139,15 +139,6 @@ def main(argv=None) -> int:
     write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
                                "runs": rows}, md)
     return 0
-
-
-def merged_runs(path: Path, rows: list[dict]) -> list[dict]:
-    """``rows`` plus the runs of an existing results file whose (arm, fraction, seed) is not in them."""
-    if not path.is_file():
-        return rows
-    new = {(r["arm"], r["fraction"], r["seed"]) for r in rows}
-    kept = [r for r in json.loads(path.read_text())["runs"] if (r["arm"], r["fraction"], r["seed"]) not in new]
-    return sorted(kept + rows, key=lambda r: (r["fraction"], r["arm"] != "scratch", r["arm"], r["seed"]))
 
 
 def _verdict(summary: list[dict], metric: str) -> str:

@@ -63,16 +63,14 @@ def _short(test: dict | None) -> str:
     return " ".join(f"{k} {test[k]:.4f}" for k in keys)
 
 
-def merged_rows(docs: Path, name: str, rows: list[dict]) -> list[dict]:
-    """``rows`` plus the runs of the existing ``docs/<name>.json`` whose (arm, seed) was not rerun:
-    adding one arm or one seed to a published table without retraining the rest."""
-    path = Path(docs) / f"{name}.json"
-    if not path.is_file():
+def merged_rows(path: Path, rows: list[dict], key: Sequence[str] = ("arm", "seed")) -> list[dict]:
+    """The runs of the published results file ``path`` whose ``key`` (e.g. arm and seed) was not
+    rerun, then ``rows``: adding one arm or one seed to a published table without retraining the rest."""
+    if not Path(path).is_file():
         return rows
-    new = {(r["arm"], r["seed"]) for r in rows}
-    kept = [r for r in json.loads(path.read_text())["runs"] if (r["arm"], r["seed"]) not in new]
-    order = list(dict.fromkeys(r["arm"] for r in kept + rows))
-    return sorted(kept + rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
+    new = {tuple(r[k] for k in key) for r in rows}
+    kept = [r for r in json.loads(Path(path).read_text())["runs"] if tuple(r[k] for k in key) not in new]
+    return kept + rows
 
 
 def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs: Path, *, intro: str = "",
@@ -80,7 +78,9 @@ def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs
     """Summarise, write ``docs/<name>.json`` + ``.md``; returns the JSON payload. ``merge``: keep
     the existing page's runs that were not rerun (:func:`merged_rows`)."""
     if merge:
-        rows = merged_rows(docs, name, rows)
+        rows = merged_rows(Path(docs) / f"{name}.json", rows)
+        order = list(dict.fromkeys(r["arm"] for r in rows))
+        rows = sorted(rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
     info = machine_info()
     summary = summarize(rows, metrics)
     md = [f"# {title}\n", intro + "\n" if intro else "", f"Machine: {machine_line(info)}\n",

@@ -121,7 +121,6 @@ class Encoder(nn.Module):
         return groups
 
 
-
 class StagedEncoder(Encoder):
     """An encoder that is a plain chain of stages (``self.stages``, an ``nn.ModuleList``): each
     stage's output is one feature map, the first stage is the stem, each later one its own group."""
@@ -139,6 +138,7 @@ class StagedEncoder(Encoder):
         return [("stem", [self.stages[0]])] + [
             (f"stage{i}", [stage]) for i, stage in enumerate(self.stages[1:], start=1)
         ]
+
 
 @dataclass
 class EncoderEntry:
