@@ -9,6 +9,7 @@ are identical, so every rank takes the same early-stopping decision). Only rank 
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -36,6 +37,11 @@ class DistContext:
 
     def close(self) -> None:
         if self.initialised_here and torch.distributed.is_initialized():
+            # A DDP wrapper caught in a reference cycle outlives fit() until the next collection; if
+            # that is interpreter shutdown, gloo's worker threads free tensors after Python is gone
+            # and the process aborts ("terminate called without an active exception"), failing the
+            # run after its outputs were written. Collect it while the process group is alive.
+            gc.collect()
             torch.distributed.destroy_process_group()
 
 

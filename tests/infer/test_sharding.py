@@ -3,9 +3,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -56,16 +53,12 @@ def test_two_parts_then_merge_equals_one_run(cls_model, tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_two_cpu_processes(cls_model, tmp_path):
-    torchrun = Path(sys.executable).with_name("torchrun")
-    if not torchrun.exists() and not shutil.which("torchrun"):
-        pytest.skip("torchrun not installed")
+def test_torchrun_two_cpu_processes(cls_model, tmp_path, torchrun):
     helpers.write_pngs(tmp_path / "in", 9)
     out = tmp_path / "out"
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "medtl.cli.main", "score", "--model",
-           str(cls_model), "--input", str(tmp_path / "in"), "--output", str(out), "--workers", "0", "--quiet"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(cmd, env=env, timeout=300, capture_output=True, text=True)
+    cmd = ["-m", "medtl.cli.main", "score", "--model", str(cls_model), "--input", str(tmp_path / "in"),
+           "--output", str(out), "--workers", "0", "--quiet"]
+    proc = torchrun(cmd, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=140, fresh=[out])
     assert proc.returncode == 0, proc.stderr[-2000:]
     parts = sorted(p.name for p in (out / "parts").iterdir())
     assert parts == ["part-0-of-2.json", "part-1-of-2.json"]

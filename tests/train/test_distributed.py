@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from medtl.models import load_model_dir
 
 from .helpers import check_run_dir
 
 
-def test_torchrun_two_processes_gloo(npz_2d, tmp_path):
+def test_torchrun_two_processes_gloo(npz_2d, tmp_path, torchrun):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "medtl.cli.main", "train", "--data", str(npz_2d), "--out", str(out), "--strategy", "scratch",
+    cmd = ["-m", "medtl.cli.main", "train", "--data", str(npz_2d), "--out", str(out), "--strategy", "scratch",
            "--encoder", "tiny", "--weights", "none", "--epochs", "4", "--image-size", "32", "--device", "cpu",
            "--quiet", "--set", "optim.lr=0.01", "--set", "batch_size=8", "--set", "patience=0"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", MEDTL_DEBUG="1")
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = torchrun(cmd, cwd=tmp_path, env=dict(os.environ, MEDTL_DEBUG="1"), timeout=140, fresh=[out])
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = check_run_dir(out, task="classification")
     assert metrics["epochs"] == 4 and metrics["test"]["auc"] > 0.6
