@@ -160,3 +160,28 @@ def test_hippocampus_split_is_fixed():
     split = hippocampus_split(260)
     assert [split.count(s) for s in ("train", "val", "test")] == [187, 21, 52]
     assert split == hippocampus_split(260) and split != hippocampus_split(260, seed=1)
+
+
+def test_gpu_check_runs_its_parts_on_the_cpu(data, tmp_path):
+    docs = tmp_path / "docs"
+    args = ["--device", "cpu", "--work", str(tmp_path / "g"), "--docs", str(docs), "--breastmnist",
+            str(data["breast"]), "--hippocampus", str(data["hippo"]), "--epochs", "1", "--image-size", "32",
+            "--encoder", "tiny", "--score-cases", "12", "--score-workers", "0", "--score-batch", "4"]
+    _run("bench_gpu", args)
+    res = _result(docs, "gpu")
+    parts = res["parts"]
+    assert list(parts) == ["amp", "seg3d", "ddp", "score"] and all(p["ok"] for p in parts.values())
+    assert [r["arm"] for r in parts["amp"]["rows"]] == ["amp", "fp32"]
+    assert all(0.0 <= r["auc"] <= 1.0 and 0.0 <= r["accuracy"] <= 1.0 for r in parts["amp"]["rows"])
+    assert parts["amp"]["speedup"] > 0
+    assert "--set amp=false" in parts["amp"]["rows"][1]["command"]
+    assert 0.0 <= parts["seg3d"]["rows"][0]["dice"] <= 1.0
+    assert parts["ddp"]["backend"] == "gloo" and parts["ddp"]["step_ms"] > 0
+    assert [r["cases"] for r in parts["score"]["rows"]] == [12, 12]
+    # a failing part is recorded and does not stop the others
+    mod = __import__("bench_gpu")
+    assert mod.main([*args, "--parts", "amp", "ddp", "--work", str(tmp_path / "g2"), "--breastmnist",
+                     str(tmp_path / "missing.npz")]) == 1
+    parts = _result(docs, "gpu")["parts"]
+    assert not parts["amp"]["ok"] and "missing.npz" in parts["amp"]["error"] and parts["ddp"]["ok"]
+    assert "FAILED" in (docs / "gpu.md").read_text()
