@@ -121,7 +121,7 @@ def _one_rank_ddp(args) -> dict:
         opt = torch.optim.SGD(ddp.parameters(), lr=0.01)
         size = args.image_size or 128
         x, y = torch.randn(16, 1, size, size, device=rt.device), torch.randint(0, 2, (16,), device=rt.device)
-        scaler = torch.amp.GradScaler("cuda") if rt.use_scaler else None
+        scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
         steps, t0 = 20, None
         for step in range(steps + 3):  # 3 warm-up steps
             if step == 3:

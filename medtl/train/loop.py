@@ -240,7 +240,7 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
                              num_workers=cfg.data.num_workers)
     optimizer = build_optimizer(optimizer_groups(model, plan, cfg.optim.weight_decay), cfg)
     scheduler = build_scheduler(optimizer, cfg, len(loader_for(0)))
-    scaler = torch.amp.GradScaler("cuda") if rt.use_scaler else None
+    scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
     state = ckpt.TrainState(epoch=0, best_metric=-math.inf, best_epoch=0, bad_epochs=0)
     if cfg.resume:
         loaded = ckpt.load_checkpoint(ckpt_dir, model)
