@@ -46,11 +46,17 @@ def run_arms(arms: Sequence[Arm], data: Path, work: Path, seeds: Sequence[int], 
 def strategy_arms(config: Path, *, scratch: list[str] = (), probe: list[str] = (), finetune: list[str] = (),
                   which: Sequence[str] = ("scratch", "linear-probe", "finetune")) -> list[Arm]:
     """The three strategies on one config: scratch (random init), linear probe, fine-tune (the config's)."""
+    from medtl.train import load_config
+
+    if load_config(config).task == "segmentation":
+        # a frozen encoder under a decoder that trains: seeded and augmented like any other run
+        probe_arm = Arm("linear-probe", config, ["strategy=linear-probe", *probe])
+    else:  # a probe on frozen features of unaugmented images is deterministic: one run stands for every seed
+        probe_arm = Arm("linear-probe", config, ["strategy=linear-probe", "augment.enabled=false", *probe],
+                        deterministic=True)
     arms = {
         "scratch": Arm("scratch", config, ["strategy=scratch", "model.weights=none", *scratch]),
-        # A probe on frozen features of unaugmented images is deterministic: one run stands for every seed.
-        "linear-probe": Arm("linear-probe", config, ["strategy=linear-probe", "augment.enabled=false", *probe],
-                            deterministic=True),
+        "linear-probe": probe_arm,
         "finetune": Arm("finetune", config, ["strategy=finetune", *finetune]),
     }
     return [arms[w] for w in which]

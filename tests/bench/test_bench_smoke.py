@@ -185,3 +185,14 @@ def test_gpu_check_runs_its_parts_on_the_cpu(data, tmp_path):
     parts = _result(docs, "gpu")["parts"]
     assert not parts["amp"]["ok"] and "missing.npz" in parts["amp"]["error"] and parts["ddp"]["ok"]
     assert "FAILED" in (docs / "gpu.md").read_text()
+
+
+def test_probe_arm_follows_the_task():
+    from common import CONFIGS
+    from compare import strategy_arms
+
+    clf = strategy_arms(CONFIGS / "breastmnist.yaml", which=["linear-probe"])[0]
+    seg = strategy_arms(CONFIGS / "hippocampus.yaml", probe=["model.weights=RUN"], which=["linear-probe"])[0]
+    # a probe on cached features is one deterministic run; a frozen encoder under a trained decoder is not
+    assert clf.deterministic and "augment.enabled=false" in clf.overrides
+    assert not seg.deterministic and seg.overrides == ["strategy=linear-probe", "model.weights=RUN"]
