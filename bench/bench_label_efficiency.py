@@ -29,6 +29,8 @@ from common import (
     machine_info,
     machine_line,
     markdown_table,
+    pyplot,
+    save_figure,
     subset_npz,
     summarize,
     write_results,
@@ -61,14 +63,7 @@ def subset(dataset: str, src: Path, work: Path, fraction: float, seed: int) -> P
 
 
 def plot(summary: list[dict], metric: str, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from medtl.fileio import atomic_write
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = pyplot().subplots(figsize=(5.5, 4))
     for arm in dict.fromkeys(s["arm"] for s in summary):
         pts = sorted((s["fraction"], *s[metric]) for s in summary if s["arm"] == arm)
         xs, ms, ss = zip(*pts)
@@ -80,10 +75,7 @@ def plot(summary: list[dict], metric: str, path: Path, title: str) -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None) -> int:

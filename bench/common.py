@@ -249,6 +249,26 @@ def subset_npz(src: Path, dst_dir: Path, fraction: float, seed: int) -> Path:
 
 
 # ------------------------------------------------------------------ results
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on a benchmark machine)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically, then close it."""
+    from medtl.fileio import atomic_write
+
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    pyplot().close(fig)
+
+
 def write_results(docs: Path, name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
     """``docs/<name>.json`` and ``docs/<name>.md``, written atomically."""
     from medtl.fileio import atomic_write_json, atomic_write_text

@@ -18,6 +18,8 @@ from common import (
     machine_info,
     machine_line,
     markdown_table,
+    pyplot,
+    save_figure,
     summarize,
     summary_table,
     train_run,
@@ -90,7 +92,7 @@ def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs
     info = machine_info()
     summary = summarize(rows, metrics)
     md = [f"# {title}\n", intro + "\n" if intro else "", f"Machine: {machine_line(info)}\n",
-          summary_table(summary, metrics)]
+          summary_table(summary, metrics), f"\n![test {metrics[0]} per arm]({name}.png)\n"]
     if references:
         md.append("\nPublished references (test split):\n\n" + markdown_table(["model", "result"], references))
     per_seed = [[r["arm"], r["seed"], *[_num((r.get("test") or {}).get(m)) for m in metrics],
@@ -108,7 +110,30 @@ def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs
     payload = {"benchmark": name, "title": title, "machine": info, "metrics": list(metrics),
                "summary": summary, "runs": rows, "references": [list(r) for r in references]}
     write_results(docs, name, payload, "\n".join(md))
+    plot_arms(payload, Path(docs) / f"{name}.png")
     return payload
+
+
+def plot_arms(payload: dict, path: Path) -> None:
+    """The page's first metric per arm: each run's test value (dots) beside the mean +/- std."""
+    metric, summary, runs = payload["metrics"][0], payload["summary"], payload["runs"]
+    fig, ax = pyplot().subplots(figsize=(1.6 + 1.2 * len(summary), 3.6))
+    for i, s in enumerate(summary):
+        mean, std = s[metric]
+        vals = [(r.get("test") or {}).get(metric) for r in runs if r["arm"] == s["arm"]]
+        vals = [v for v in vals if v is not None]
+        ax.plot([i - 0.12] * len(vals), vals, "o", color="C0", ms=4, alpha=0.7)
+        ax.errorbar(i + 0.08, mean, yerr=std if s["n"] > 1 else None, fmt="s", color="C1", ms=6, capsize=5)
+        ax.annotate(f"{mean:.3f}", (i + 0.08, mean), textcoords="offset points", xytext=(10, -3), fontsize=8)
+    lows = [(r.get("test") or {}).get(metric) for r in runs]
+    lo = min(v for v in lows if v is not None)
+    ax.set_xlim(-0.6, len(summary) - 0.3)
+    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, max(s[metric][0] + s[metric][1] for s in summary) + 0.05))
+    ax.set_xticks(range(len(summary)), labels=[f"{s['arm']}\n(n={s['n']})" for s in summary], fontsize=8)
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(payload["title"], fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    save_figure(fig, path)
 
 
 def _num(v) -> str:

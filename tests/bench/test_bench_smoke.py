@@ -97,6 +97,8 @@ def test_classification_benchmarks(data, tmp_path):
         assert row["command"].startswith("medtl train --config configs/breastmnist.yaml")
         assert (Path(row["run_dir"]) / "model.safetensors").is_file()
     assert res["runs"][1]["test"]["auc"] > 0.8  # the probe separates the bright class on these images
+    assert (docs / "breastmnist.png").stat().st_size > 1000  # per-arm plot, linked from the page
+    assert "![test auc per arm](breastmnist.png)" in (docs / "breastmnist.md").read_text()
     _run("bench_retinamnist", ["--data", str(data["retina"]), "--work", str(tmp_path / "r"), "--docs", str(docs),
                                "--arms", "linear-probe", *TINY])
     assert _result(docs, "retinamnist")["summary"][0]["n"] == 1
