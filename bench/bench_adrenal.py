@@ -7,7 +7,8 @@ Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init);
 a medtl weight source: ``model.weights=RUN_DIR`` loads its ``encoder.*`` weights; without
 ``--pretrained`` one is trained first with configs/hippocampus.yaml on bench_hippocampus.py's
 manifest); ``imagenet-inflated`` (EfficientNet-Lite0, ImageNet 2D kernels inflated to 3D,
-fine-tuned with BatchNorm in training mode). Results: docs/benchmarks/adrenalmnist3d.{json,md}.
+fine-tuned with BatchNorm in training mode). ``--size 64`` uses the 64^3 file instead of 28^3
+(input 64^3; page adrenalmnist3d_64). Results: docs/benchmarks/adrenalmnist3d[_64].{json,md,png}.
 Data: AdrenalMNIST3D, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41), CC BY 4.0; MSD Task04
 Hippocampus (Simpson et al. 2019; Antonelli et al. 2022), CC BY-SA 4.0.
 """
@@ -56,8 +57,13 @@ def main(argv=None) -> int:
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     p.add_argument("--pretrained", type=Path, help="hippocampus model directory (default: train one)")
     p.add_argument("--pretrain-epochs", type=int, help="epochs of that pretraining run")
+    p.add_argument("--size", type=int, choices=(28, 64), default=28,
+                   help="the official 28^3 file (zero-padded to 32^3) or the 64^3 file (input 64^3)")
     args = p.parse_args(argv)
-    data = args.data or DATA / "adrenalmnist3d" / "adrenalmnist3d.npz"
+    big = args.size == 64
+    data = args.data or DATA / "adrenalmnist3d" / ("adrenalmnist3d_64.npz" if big else "adrenalmnist3d.npz")
+    if big and not args.image_size:
+        args.image_size = 64  # configs/adrenalmnist3d.yaml pads 28^3 to 32^3
     arms = {"scratch": Arm("scratch", CONFIG, ["strategy=scratch", "model.weights=none"]),
             "imagenet-inflated": Arm("imagenet-inflated", CONFIG, other_encoder_arm(IMAGENET, args))}
     if "medtl-hippocampus" in args.arms:
@@ -65,12 +71,14 @@ def main(argv=None) -> int:
         arms["medtl-hippocampus"] = Arm("medtl-hippocampus", CONFIG,
                                         ["strategy=finetune", f"model.weights={source.resolve()}"])
     rows = run_arms([arms[a] for a in args.arms], data, args.work, args.seeds, extra=common_overrides(args))
-    report("adrenalmnist3d", "AdrenalMNIST3D: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],
+    grid = "64^3 (as stored)" if big else "28^3 zero-padded to 32^3"
+    report("adrenalmnist3d_64" if big else "adrenalmnist3d",
+           f"AdrenalMNIST3D{' at 64^3' if big else ''}: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
-           intro="Test split (298 volumes) of the official 28^3 MedMNIST v2 file; 1188 train / 98 val. "
-                 "Arms: unet-res16 random init (28^3 zero-padded to 32^3); the same encoder starting from a medtl "
+           intro=f"Test split (298 volumes) of the official {args.size}^3 MedMNIST v2 file; 1188 train / 98 val. "
+                 f"Arms: unet-res16 random init ({grid}); the same encoder starting from a medtl "
                  "hippocampus segmentation run (MR, 3D) as weight source; EfficientNet-Lite0 with ImageNet 2D "
-                 "kernels inflated to 3D (I3D), 32^3 upsampled.", merge=args.merge)
+                 f"kernels inflated to 3D (I3D), {args.image_size or 32}^3 resized.", merge=args.merge)
     return 0
 
 

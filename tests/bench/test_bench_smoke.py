@@ -123,6 +123,10 @@ def test_segmentation_and_3d_benchmarks(data, tmp_path):
     assert [s["arm"] for s in adr["summary"]] == ["scratch", "imagenet-inflated", "medtl-hippocampus"]
     info = json.loads((Path(adr["runs"][2]["run_dir"]) / "model.json").read_text())
     assert str(pretrained.resolve()) in json.dumps(info["provenance"])  # the medtl weight source was used
+    _run("bench_adrenal", ["--data", str(data["adrenal"]), "--work", str(tmp_path / "a64"), "--docs", str(docs),
+                           "--size", "64", "--arms", "scratch", *TINY])  # its own page; the 28^3 one stays
+    assert "official 64^3" in (docs / "adrenalmnist3d_64.md").read_text()
+    assert _result(docs, "adrenalmnist3d")["runs"] == adr["runs"]
     _run("bench_drive", ["--data", str(data["drive"]), "--work", str(tmp_path / "d"), "--docs", str(docs),
                          "--arms", "finetune", *TINY])
     test = _result(docs, "drive")["runs"][0]["test"]
