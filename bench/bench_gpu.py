@@ -37,6 +37,7 @@ from common import (
     ROOT,
     Arm,
     commands_block,
+    common_overrides,
     machine_info,
     machine_line,
     markdown_table,
@@ -48,17 +49,6 @@ from manifests import hippocampus_manifest
 PARTS = ("amp", "seg3d", "ddp", "score")
 
 
-def _overrides(args, *extra: str) -> list[str]:
-    out = [f"device={args.device}", "quiet=true", *extra]
-    if args.epochs:
-        out.append(f"epochs={args.epochs}")
-    if args.image_size:
-        out.append(f"preprocess.image_size={args.image_size}")
-    if args.encoder:
-        out += [f"model.encoder={args.encoder}", "model.weights=none"]
-    return out
-
-
 def _row(run: dict, metrics: tuple[str, ...]) -> dict:
     test = run.get("test") or {}
     return {"arm": run["arm"], "wall_time_s": run["wall_time_s"], "epochs": run["epochs"],
@@ -68,14 +58,14 @@ def _row(run: dict, metrics: tuple[str, ...]) -> dict:
 def part_amp(args) -> dict:
     rows = []
     for name, extra in (("amp", []), ("fp32", ["amp=false"])):
-        arm = Arm(name, CONFIGS / "breastmnist.yaml", _overrides(args, *extra))
+        arm = Arm(name, CONFIGS / "breastmnist.yaml", [*common_overrides(args), *extra])
         rows.append(_row(train_run(arm, args.breastmnist, args.work / "amp" / name, seed=0), ("auc", "accuracy")))
     return {"rows": rows, "speedup": rows[1]["wall_time_s"] / rows[0]["wall_time_s"]}
 
 
 def part_seg3d(args) -> dict:
     manifest = hippocampus_manifest(args.hippocampus, args.work / "hippocampus")
-    arm = Arm("unet-res16", CONFIGS / "hippocampus.yaml", _overrides(args))
+    arm = Arm("unet-res16", CONFIGS / "hippocampus.yaml", common_overrides(args))
     return {"rows": [_row(train_run(arm, manifest, args.work / "seg3d", seed=0), ("dice",))]}
 
 
@@ -99,55 +89,50 @@ def part_ddp(args) -> dict:
 
 
 def _one_rank_ddp(args) -> dict:
-    """A one-rank process group (nccl on CUDA, gloo on CPU) around medtl's model: DDP forward,
-    backward under medtl's autocast settings, an optimizer step and an all-reduce."""
+    """A one-rank process group (nccl on CUDA, gloo on CPU) around medtl's model: medtl's own
+    training step (train_epoch: autocast, GradScaler with fp16, channels-last) through DDP, and an
+    all-reduce."""
+    import math
+
     import torch
     import torch.distributed as dist
 
     from medtl.models import ModelConfig, build_model
     from medtl.train.config import TrainConfig
-    from medtl.train.loop import resolve_runtime
+    from medtl.train.loop import resolve_runtime, train_epoch
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + os.getpid() % 1000))
     cuda = args.device != "cpu" and torch.cuda.is_available()
     backend = "nccl" if cuda else "gloo"
     dist.init_process_group(backend, rank=0, world_size=1)
     try:
-        rt = resolve_runtime(TrainConfig(device="cuda" if cuda else "cpu", amp=True), spatial_dims=2)
-        cfg = ModelConfig(task="classification", encoder=args.encoder or "efficientnet-lite0", weights="none",
-                          spatial_dims=2, in_channels=1, num_classes=2)
-        model = build_model(cfg).to(rt.device)
+        cfg = TrainConfig(device="cuda" if cuda else "cpu", amp=True, quiet=True)
+        rt = resolve_runtime(cfg, spatial_dims=2)
+        model_cfg = ModelConfig(task="classification", encoder=args.encoder or "efficientnet-lite0", weights="none",
+                                spatial_dims=2, in_channels=1, num_classes=2)
+        model = build_model(model_cfg).to(rt.device)
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if cuda else None)
         opt = torch.optim.SGD(ddp.parameters(), lr=0.01)
-        size = args.image_size or 128
-        x, y = torch.randn(16, 1, size, size, device=rt.device), torch.randint(0, 2, (16,), device=rt.device)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
         scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
-        steps, t0 = 20, None
-        for step in range(steps + 3):  # 3 warm-up steps
-            if step == 3:
-                if cuda:
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            with rt.autocast():
-                loss = torch.nn.functional.cross_entropy(ddp(x).float(), y)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+        size, steps = args.image_size or 128, 20
+        batch = {"image": torch.randn(16, 1, size, size), "label": torch.randint(0, 2, (16,))}
+        step = (torch.nn.functional.cross_entropy, opt, sched, scaler, rt, cfg)
+        train_epoch(ddp, [batch] * 3, *step, multilabel=False)  # warm-up
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        loss = train_epoch(ddp, [batch] * steps, *step, multilabel=False)
         if cuda:
             torch.cuda.synchronize()
         step_s = (time.perf_counter() - t0) / steps
         total = torch.ones(4, device=rt.device)
         dist.all_reduce(total)
-        if not torch.isfinite(loss.detach()) or float(total.sum()) != 4.0:
-            raise RuntimeError(f"one-rank DDP check failed: loss {float(loss.detach())}, all-reduce {total.tolist()}")
-        del ddp, opt
+        if not math.isfinite(loss) or float(total.sum()) != 4.0:
+            raise RuntimeError(f"one-rank DDP check failed: loss {loss}, all-reduce {total.tolist()}")
+        del ddp, opt, step
         return {"world_size": 1, "backend": backend, "amp_dtype": str(rt.amp_dtype), "batch": 16,
-                "image_size": size, "step_ms": round(step_s * 1000, 2), "loss": round(float(loss.detach()), 4)}
+                "image_size": size, "step_ms": round(step_s * 1000, 2), "loss": round(loss, 4)}
     finally:
         dist.destroy_process_group()
 
