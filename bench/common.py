@@ -111,8 +111,17 @@ class Arm:
 
 def cli_command(config: Path, data: Path, out: Path, overrides: Iterable[str]) -> str:
     """The ``medtl train`` command equivalent to one benchmark run."""
-    def rel(p) -> str:  # repository-relative where possible (../shared/data/..., configs/...)
-        return os.path.relpath(Path(p).resolve(), ROOT) if Path(p).is_absolute() or Path(p).exists() else str(p)
+    def rel(p) -> str:
+        """configs/... and ../shared/data/... relative to the repository (as a user types them); any
+        other path (work folders under /tmp) absolute, so the command reads the same from any checkout
+        (a benchmark run from a git worktree elsewhere used to print ``../../tmp/...``)."""
+        if not (Path(p).is_absolute() or Path(p).exists()):
+            return str(p)
+        path = Path(p).resolve()
+        for base, shown in ((ROOT, ""), (DATA.resolve(), "../shared/data/")):
+            if path.is_relative_to(base):
+                return shown + path.relative_to(base).as_posix()
+        return str(path)
 
     parts = ["medtl", "train", "--config", rel(config), "--data", rel(data), "--out", str(out)]
     for item in overrides:
@@ -270,12 +279,20 @@ def save_figure(fig, path: Path) -> None:
 
 
 def write_results(docs: Path, name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
-    """``docs/<name>.json`` and ``docs/<name>.md``, written atomically."""
+    """``docs/<name>.json`` and ``docs/<name>.md``, written atomically.
+
+    Hand-written notes on a page (how the runs went, what they mean, numbers measured outside the
+    benchmark such as TTA) live in ``docs/notes/<name>.md`` and are appended to the page each time it
+    is written, so re-running or merging a benchmark never drops them.
+    """
     from medtl.fileio import atomic_write_json, atomic_write_text
 
     docs = Path(docs)
     docs.mkdir(parents=True, exist_ok=True)
     jpath, mpath = docs / f"{name}.json", docs / f"{name}.md"
+    notes = docs / "notes" / f"{name}.md"
+    if notes.is_file():
+        markdown = markdown.rstrip("\n") + "\n\n" + notes.read_text(encoding="utf-8").strip("\n") + "\n"
     atomic_write_json(jpath, payload)
     atomic_write_text(mpath, markdown)
     return jpath, mpath

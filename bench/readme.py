@@ -65,7 +65,8 @@ def write_readme(docs: Path = DOCS) -> Path:
              "Run everything with `OMP_NUM_THREADS=2 .venv/bin/python bench/run_all.py` (the same commands "
              "use a GPU when one is present: `-- --device cuda`). Each results table lists the machine, "
              "and each run its `medtl train` command; the best configuration per dataset is "
-             "`configs/<dataset>.yaml`.\n"]
+             "`configs/<dataset>.yaml`. A page's closing notes are hand-written in `notes/<page>.md` and "
+             "appended each time the page is rendered.\n"]
     notes = docs / "NOTES.md"
     if notes.is_file():
         parts.append(_demote(notes.read_text(encoding="utf-8")))
