@@ -17,6 +17,7 @@ Results: docs/benchmarks/speed.{json,md}.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import statistics
@@ -157,15 +158,22 @@ def step_overhead(args, log=print) -> dict:
             "median_s_per_step": med, "overhead": overhead}
 
 
-def markdown(res: dict, info: dict, argv: list[str]) -> str:
-    md = [f"# Speed\n\nMachine: {machine_line(info)}\n\nCommand: `{shlex.join(['python', 'bench/bench_speed.py', *argv])}`"
-          f" (every part in this one process, one after the other; 1-min load average at the start: "
-          f"{res.get('load_avg_1m_start', '?')})\n"]
+def _measured(part: dict) -> str:
+    """Where and how one part was measured (parts kept by ``--merge`` come from earlier runs)."""
+    m = part["measured"]
+    return (f"Measured: {machine_line(m['machine'])}. Command: "
+            f"`{shlex.join(['python', 'bench/bench_speed.py', *m['argv']])}` (1-min load average at the start: "
+            f"{m.get('load_avg_1m_start', '?')}).\n\n")
+
+
+def markdown(res: dict) -> str:
+    md = ["# Speed\n\nEach part ran in one process, its arms side by side; the machine, command and load of "
+          "each are given with it (`--merge` keeps the parts not rerun).\n"]
     if "probe" in res:
         p = res["probe"]
         rows = [[k, f"{r['time_to_model_s']:.1f}", f"{r['test']['auc']:.4f}", f"{r['test']['accuracy']:.4f}"]
                 for k, r in p["runs"].items()]
-        md.append("## Linear probe (embedding cache) vs fine-tuning, BreastMNIST\n\n"
+        md.append("## Linear probe (embedding cache) vs fine-tuning, BreastMNIST\n\n" + _measured(p)
                   + markdown_table(["run", "time to model (s)", "test AUC", "test ACC"], rows)
                   + f"\nFine-tune minus probe: AUC {p['finetune_minus_probe']['auc']:+.4f}, ACC "
                     f"{p['finetune_minus_probe']['accuracy']:+.4f}. Fine-tuning takes "
@@ -177,13 +185,13 @@ def markdown(res: dict, info: dict, argv: list[str]) -> str:
         rows = [[k, p[k]["n_items"], f"{p[k]['build_s']:.1f}", f"{p[k]['median_epoch_s']:.2f}",
                  " ".join(f"{t:.1f}" for t in p[k]["epoch_s"])] for k in ("memory", "none")]
         md.append("## Input pipeline: decoded-volume cache vs decoding every epoch, hippocampus train split\n\n"
-                  + markdown_table(["data.cache", "items", "build (s)", "median epoch (s)", "epochs (s)"], rows)
+                  + _measured(p) + markdown_table(["data.cache", "items", "build (s)", "median epoch (s)", "epochs (s)"], rows)
                   + f"\nPer-epoch speed-up of the cache: **{p['speedup_per_epoch']:.1f}x** (target >= 3x); "
                     f"including the one-off cache build over {len(p['memory']['epoch_s'])} epochs: "
                     f"{p['speedup_incl_cache_build']:.1f}x. Both include the same random augmentation.\n")
     if "step" in res:
         s = res["step"]
-        md.append("## Training step: medtl vs a plain PyTorch loop\n\n"
+        md.append("## Training step: medtl vs a plain PyTorch loop\n\n" + _measured(s)
                   + markdown_table(["loop", "median ms / step"],
                                    [[k, f"{v * 1000:.1f}"] for k, v in s["median_s_per_step"].items()])
                   + f"\n{s['encoder']}, batch {s['batch']}, {s['rounds']} interleaved rounds of "
@@ -201,7 +209,8 @@ def main(argv=None) -> int:
     p.add_argument("--step-rounds", type=int, default=6)
     args = p.parse_args(argv)
     work = args.work / datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S")  # fresh: timings, not reuse
-    res: dict = {"load_avg_1m_start": round(os.getloadavg()[0], 2)}
+    load0 = round(os.getloadavg()[0], 2)
+    res: dict = {}
     if "step" in args.parts:
         res["step"] = step_overhead(args)
     if "pipeline" in args.parts:
@@ -210,9 +219,23 @@ def main(argv=None) -> int:
         res["probe"] = probe_vs_finetune(args, work)
     info = machine_info()
     argv = list(sys.argv[1:] if argv is None else argv)
-    write_results(args.docs, "speed", {"benchmark": "speed", "machine": info, "argv": argv, **res},
-                  markdown(res, info, argv))
+    for part in res.values():
+        part["measured"] = {"machine": info, "argv": argv, "load_avg_1m_start": load0}
+    published = Path(args.docs) / "speed.json"
+    if args.merge and published.is_file():
+        res = merge_parts(json.loads(published.read_text(encoding="utf-8")), res)
+    res = {k: res[k] for k in PARTS if k in res}
+    write_results(args.docs, "speed", {"benchmark": "speed", "machine": info, "argv": argv, **res}, markdown(res))
     return 0
+
+
+def merge_parts(published: dict, new: dict) -> dict:
+    """The parts just measured, plus the published ones not rerun (each keeps its own machine/command)."""
+    merged = dict(new)
+    for name in PARTS:
+        if name not in merged and name in published:
+            merged[name] = published[name]
+    return merged
 
 
 if __name__ == "__main__":

@@ -152,6 +152,14 @@ def test_label_efficiency_speed_and_readme(data, tmp_path):
     speed = _result(docs, "speed")
     assert speed["step"]["median_s_per_step"]["plain"] > 0 and speed["pipeline"]["speedup_per_epoch"] > 0
     assert speed["probe"]["runs"]["probe_warm_cache"]["test"] == speed["probe"]["runs"]["probe_cold_cache"]["test"]
+    # --merge reruns one part and keeps the others, each with the machine and command it was measured with
+    _run("bench_speed", ["--parts", "step", "--merge", "--work", str(tmp_path / "s2"), "--docs", str(docs),
+                         "--step-size", "32", "--step-rounds", "2", "--step-steps", "2", *TINY])
+    merged = _result(docs, "speed")
+    assert merged["probe"] == speed["probe"] and merged["pipeline"] == speed["pipeline"]
+    assert merged["step"]["measured"]["argv"][:3] == ["--parts", "step", "--merge"]
+    assert "--parts" not in merged["probe"]["measured"]["argv"]
+    assert (docs / "speed.md").read_text().count("Measured: ") == 3
     _run("run_all", ["--readme-only", "--docs", str(docs)])
     text = (docs / "README.md").read_text()
     assert "| Label efficiency, BreastMNIST | run: 4 arms/points, 1 seed(s) each |" in text
