@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import CONFIGS, DATA, Arm, base_parser, common_overrides, other_encoder_arm, train_run
+from common import (
+    CONFIGS,
+    DATA,
+    Arm,
+    add_tta_flag,
+    base_parser,
+    common_overrides,
+    other_encoder_arm,
+    train_run,
+)
 from compare import report, run_arms
 from manifests import hippocampus_manifest
 
@@ -54,6 +63,7 @@ def pretrain_source(args, log=print) -> Path:
 
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="adrenalmnist3d")
+    add_tta_flag(p)
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     p.add_argument("--pretrained", type=Path, help="hippocampus model directory (default: train one)")
     p.add_argument("--pretrain-epochs", type=int, help="epochs of that pretraining run")
@@ -70,7 +80,8 @@ def main(argv=None) -> int:
         source = pretrain_source(args)
         arms["medtl-hippocampus"] = Arm("medtl-hippocampus", CONFIG,
                                         ["strategy=finetune", f"model.weights={source.resolve()}"])
-    rows = run_arms([arms[a] for a in args.arms], data, args.work, args.seeds, extra=common_overrides(args))
+    rows = run_arms([arms[a] for a in args.arms], data, args.work, args.seeds, extra=common_overrides(args),
+                    tta=args.tta, device=args.device)
     grid = "64^3 (as stored)" if big else "28^3 zero-padded to 32^3"
     report("adrenalmnist3d_64" if big else "adrenalmnist3d",
            f"AdrenalMNIST3D{' at 64^3' if big else ''}: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],

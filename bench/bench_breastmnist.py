@@ -10,7 +10,7 @@ Data: BreastMNIST, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41; Al-Dhabyani et
 
 from __future__ import annotations
 
-from common import CONFIGS, DATA, Arm, base_parser, common_overrides
+from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides
 from compare import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "breastmnist.yaml"
@@ -30,10 +30,12 @@ def arms(which):
 
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="breastmnist")
+    add_tta_flag(p)
     p.add_argument("--arms", nargs="+", default=["scratch", "linear-probe", "finetune"], choices=ARMS)
     args = p.parse_args(argv)
     data = args.data or DATA / "breastmnist" / "breastmnist.npz"
-    rows = run_arms(arms(args.arms), data, args.work, args.seeds, extra=common_overrides(args))
+    rows = run_arms(arms(args.arms), data, args.work, args.seeds, extra=common_overrides(args),
+                    tta=args.tta, device=args.device)
     report("breastmnist", "BreastMNIST: transfer vs scratch", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro="Test split (156 images) of the official MedMNIST v2 file; 546 train / 78 val. "

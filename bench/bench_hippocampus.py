@@ -14,7 +14,7 @@ Data: Medical Segmentation Decathlon Task04 (Simpson et al. 2019; Antonelli et a
 
 from __future__ import annotations
 
-from common import CONFIGS, DATA, Arm, base_parser, common_overrides, other_encoder_arm
+from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides, other_encoder_arm
 from compare import report, run_arms
 from manifests import hippocampus_manifest
 
@@ -35,10 +35,12 @@ def arms(which, args):
 
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], seeds=(0,), name="hippocampus")
+    add_tta_flag(p)
     p.add_argument("--arms", nargs="+", default=["unet-scratch"], choices=ARMS)
     args = p.parse_args(argv)
     manifest = hippocampus_manifest(args.data or DATA / "msd_hippocampus", args.work)
-    rows = run_arms(arms(args.arms, args), manifest, args.work, args.seeds, extra=common_overrides(args))
+    rows = run_arms(arms(args.arms, args), manifest, args.work, args.seeds, extra=common_overrides(args),
+                    tta=args.tta, device=args.device)
     report("hippocampus", "MSD Hippocampus: 3D segmentation", rows,
            ["dice", "dice_anterior", "dice_posterior", "hd95"], args.docs, references=FINDINGS,
            intro="260 cases, fixed seeded split (numpy default_rng(0) permutation): 187 train / 21 val / 52 test. "

@@ -8,7 +8,7 @@ Data: RetinaMNIST, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41; DeepDRiD chall
 
 from __future__ import annotations
 
-from common import CONFIGS, DATA, base_parser, common_overrides
+from common import CONFIGS, DATA, add_tta_flag, base_parser, common_overrides
 from compare import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "retinamnist.yaml"
@@ -18,11 +18,13 @@ ARMS = ("scratch", "linear-probe", "finetune")
 
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="retinamnist")
+    add_tta_flag(p)
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     args = p.parse_args(argv)
     data = args.data or DATA / "retinamnist" / "retinamnist.npz"
     arms = strategy_arms(CONFIG, scratch=["optim.lr=0.001"], which=args.arms)
-    rows = run_arms(arms, data, args.work, args.seeds, extra=common_overrides(args))
+    rows = run_arms(arms, data, args.work, args.seeds, extra=common_overrides(args),
+                    tta=args.tta, device=args.device)
     report("retinamnist", "RetinaMNIST: transfer vs scratch", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro="Test split (400 images) of the official MedMNIST v2 file; 1080 train / 120 val; 5 grades. "

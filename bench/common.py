@@ -46,6 +46,33 @@ def base_parser(description: str, *, seeds: Sequence[int] = (0, 1, 2), name: str
     return p
 
 
+def add_tta_flag(p: argparse.ArgumentParser) -> None:
+    """``--tta`` for benchmarks whose metric ``medtl evaluate`` computes (not DRIVE's FOV Dice)."""
+    p.add_argument("--tta", action="store_true",
+                   help="also score each run's test split with flip test-time augmentation (as `medtl evaluate "
+                        "--tta`) and report it beside the plain result")
+
+
+def tta_test(run_dir: Path, data: Path, *, device: str = "auto") -> dict:
+    """Test metrics of a finished run with flip TTA over its training flips (``medtl evaluate --tta``).
+
+    Kept in ``run_dir/bench_tta.json`` for the same data and weights, so a re-render does not rescore.
+    """
+    from medtl.fileio import atomic_write_json, sha256_file
+    from medtl.train import evaluate
+
+    run_dir = Path(run_dir)
+    key = {"data": str(Path(data).resolve()), "weights_sha256": sha256_file(run_dir / "model.safetensors")}
+    cache = run_dir / "bench_tta.json"
+    if cache.is_file():
+        held = json.loads(cache.read_text())
+        if held.get("key") == key:
+            return held["test"]
+    metrics = evaluate(run_dir, data, split="test", device=device, tta=True)
+    atomic_write_json(cache, {"key": key, "test": metrics})
+    return metrics
+
+
 def common_overrides(args) -> list[str]:
     """The overrides every run of a script gets from its command line."""
     out = [f"device={args.device}", "quiet=true"]
@@ -216,9 +243,15 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
 
 
 def summary_table(summary: list[dict], metrics: Sequence[str], *, group: str = "arm") -> str:
-    headers = [group, "n seeds", *[f"test {m}" for m in metrics], "wall time (s)"]
-    rows = [[s[group], s["n"], *[fmt(s[m], n=s["n"]) for m in metrics], fmt(s["wall_time_s"], 0, n=s["n"])]
-            for s in summary]
+    """One row per group; a ``<metric>_tta`` entry (flip TTA of the first metric) adds its column."""
+    tta = f"{metrics[0]}_tta"
+    with_tta = any(tta in s for s in summary)
+    headers = [group, "n seeds", *[f"test {m}" for m in metrics], *([f"test {metrics[0]}, flip TTA"] if with_tta else []),
+               "wall time (s)"]
+    rows = [[s[group], s["n"], *[fmt(s[m], n=s["n"]) for m in metrics],
+             *([(s[tta] if isinstance(s.get(tta), str) else fmt(s[tta], n=s["n"])) if tta in s else "not run"]
+               if with_tta else []),
+             fmt(s["wall_time_s"], 0, n=s["n"])] for s in summary]
     return markdown_table(headers, rows)
 
 

@@ -23,13 +23,16 @@ from common import (
     summarize,
     summary_table,
     train_run,
+    tta_test,
     write_results,
 )
 
 
 def run_arms(arms: Sequence[Arm], data: Path, work: Path, seeds: Sequence[int], *, extra: Sequence[str] = (),
-             post: Callable[[dict], dict] | None = None, log=print) -> list[dict]:
-    """Train every (arm, seed); ``post(row)`` may add metrics computed from the model directory."""
+             post: Callable[[dict], dict] | None = None, tta: bool = False, device: str = "auto",
+             log=print) -> list[dict]:
+    """Train every (arm, seed); ``post(row)`` may add metrics computed from the model directory;
+    ``tta`` adds ``test_tta``, the test metrics with flip test-time augmentation."""
     rows = []
     for arm in arms:
         # Per-arm embedding cache: arms differ in augmentation, which the cache key does not cover.
@@ -40,6 +43,8 @@ def run_arms(arms: Sequence[Arm], data: Path, work: Path, seeds: Sequence[int], 
             row = train_run(arm, data, out, seed=seed, extra=[cache, *extra])
             if post is not None:
                 row = post(row)
+            if tta:
+                row["test_tta"] = tta_test(out, data, device=device)
             log(f"[{arm.name} seed {seed}] test {_short(row.get('test'))} ({row['wall_time_s']:.0f} s)")
             rows.append(row)
     return rows
@@ -91,18 +96,27 @@ def report(name: str, title: str, rows: list[dict], metrics: Sequence[str], docs
         rows = sorted(rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
     info = machine_info()
     summary = summarize(rows, metrics)
+    tta_rows = [r for r in rows if r.get("test_tta")]
+    if tta_rows:  # the first metric with flip TTA, over the runs that have it
+        by_arm = {s["arm"]: s for s in summarize(tta_rows, metrics[:1], split="test_tta")}
+        for s in summary:
+            if s["arm"] in by_arm:  # a merged page may hold runs scored before --tta existed
+                t = by_arm[s["arm"]]
+                s[f"{metrics[0]}_tta"] = t[metrics[0]] if t["n"] == s["n"] else f"{t['n']} of {s['n']} runs"
     md = [f"# {title}\n", intro + "\n" if intro else "", f"Machine: {machine_line(info)}\n",
           summary_table(summary, metrics), f"\n![test {metrics[0]} per arm]({name}.png)\n"]
     if references:
         md.append("\nPublished references (test split):\n\n" + markdown_table(["model", "result"], references))
+    tta_col = [f"test {metrics[0]}, flip TTA"] if tta_rows else []
     per_seed = [[r["arm"], r["seed"], *[_num((r.get("test") or {}).get(m)) for m in metrics],
+                 *([_num((r.get("test_tta") or {}).get(metrics[0]))] if tta_rows else []),
                  _num((r.get("val") or {}).get(metrics[0])), r.get("epochs"), r.get("best_epoch", "?"),
                  f"{r['wall_time_s']:.0f}",
                  r.get("started_utc", "?"), r.get("load_avg_1m_start", "?")] for r in rows]
     md.append("\nPer run (selected epoch: best validation metric, 0 = the probe-initialised model before any "
               "fine-tuning step; wall time includes embedding, training, calibration and evaluation; the 1-min "
               "load average at the start shows how busy the shared machine was):\n\n"
-              + markdown_table(["arm", "seed", *[f"test {m}" for m in metrics], f"val {metrics[0]}", "epochs",
+              + markdown_table(["arm", "seed", *[f"test {m}" for m in metrics], *tta_col, f"val {metrics[0]}", "epochs",
                                 "selected epoch", "wall s", "started", "load"], per_seed))
     if notes:
         md.append("\n" + notes + "\n")

@@ -110,6 +110,32 @@ def test_classification_benchmarks(data, tmp_path):
     assert [s["arm"] for s in merged["summary"]] == ["linear-probe", "scratch"]
 
 
+def test_tta_is_scored_per_run_cached_and_reported(data, tmp_path):
+    from medtl.train import evaluate
+
+    docs, work = tmp_path / "docs", tmp_path / "b"
+    args = ["--data", str(data["breast"]), "--work", str(work), "--docs", str(docs), *TINY]
+    _run("bench_breastmnist", [*args, "--arms", "linear-probe"])  # a page scored before --tta
+    assert "flip TTA" not in (docs / "breastmnist.md").read_text()
+    _run("bench_breastmnist", [*args, "--arms", "scratch", "--merge", "--tta"])  # reuses nothing, adds TTA
+    res = _result(docs, "breastmnist")
+    scratch = next(r for r in res["runs"] if r["arm"] == "scratch")
+    direct = evaluate(scratch["run_dir"], data["breast"], split="test", tta=True)
+    assert scratch["test_tta"]["auc"] == pytest.approx(direct["auc"]) and direct["tta"] is True
+    summary = {s["arm"]: s for s in res["summary"]}
+    assert summary["scratch"]["auc_tta"][0] == pytest.approx(direct["auc"])
+    assert "auc_tta" not in summary["linear-probe"]  # merged from the page without TTA
+    page = (docs / "breastmnist.md").read_text()
+    assert "| test auc, flip TTA |" in page and "not run" in page
+
+    cache = Path(scratch["run_dir"]) / "bench_tta.json"
+    stamp = cache.stat().st_mtime_ns
+    _run("bench_breastmnist", [*args, "--arms", "scratch", "linear-probe", "--tta"])  # re-render: cached
+    assert cache.stat().st_mtime_ns == stamp
+    res = _result(docs, "breastmnist")
+    assert all("auc_tta" in s for s in res["summary"])
+
+
 def test_segmentation_and_3d_benchmarks(data, tmp_path):
     docs = tmp_path / "docs"
     _run("bench_hippocampus", ["--data", str(data["hippo"]), "--work", str(tmp_path / "h"), "--docs", str(docs),
