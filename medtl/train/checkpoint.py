@@ -26,6 +26,8 @@ WEIGHTS = "last.safetensors"
 STATE = "last_state.pt"
 BEST = "best.safetensors"
 PREV = "prev.safetensors"
+EMA = "ema.safetensors"  # the weight average (optim.ema_decay > 0), rotated like the weights
+EMA_PREV = "ema_prev.safetensors"
 
 
 def state_dict_for_save(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -111,11 +113,15 @@ class TrainState:
     extra: dict = field(default_factory=dict)
 
 
-def save_checkpoint(ckpt_dir: Path, model: torch.nn.Module, state: TrainState) -> None:
+def save_checkpoint(ckpt_dir: Path, model: torch.nn.Module, state: TrainState,
+                    ema: torch.nn.Module | None = None) -> None:
     ckpt_dir = Path(ckpt_dir)
-    if (ckpt_dir / WEIGHTS).is_file():
-        os.replace(ckpt_dir / WEIGHTS, ckpt_dir / PREV)
-    save_weights(ckpt_dir / WEIGHTS, model, {"epoch": str(state.epoch)})
+    for current, prev, module in ((WEIGHTS, PREV, model), (EMA, EMA_PREV, ema)):
+        if module is None:
+            continue
+        if (ckpt_dir / current).is_file():
+            os.replace(ckpt_dir / current, ckpt_dir / prev)
+        save_weights(ckpt_dir / current, module, {"epoch": str(state.epoch)})
     payload = {
         "epoch": state.epoch,
         "best_metric": float(state.best_metric),
@@ -133,8 +139,16 @@ def save_checkpoint(ckpt_dir: Path, model: torch.nn.Module, state: TrainState) -
     atomic_write_bytes(ckpt_dir / STATE, buf.getvalue())
 
 
-def load_checkpoint(ckpt_dir: Path, model: torch.nn.Module) -> TrainState | None:
-    """Restore weights and RNG; ``None`` when there is no complete checkpoint."""
+def _load_matching(ckpt_dir: Path, names: tuple[str, str], module: torch.nn.Module, epoch) -> None:
+    for name in names:
+        if (ckpt_dir / name).is_file() and _epoch_of(ckpt_dir / name) == str(epoch):
+            load_weights(ckpt_dir / name, module)
+            return
+    raise ModelDirError(f"no checkpoint {names[0]} matches the saved state of epoch {epoch}", path=ckpt_dir)
+
+
+def load_checkpoint(ckpt_dir: Path, model: torch.nn.Module, ema: torch.nn.Module | None = None) -> TrainState | None:
+    """Restore weights (and the weight average), and RNG; ``None`` when there is no complete checkpoint."""
     ckpt_dir = Path(ckpt_dir)
     spath = ckpt_dir / STATE
     if not spath.is_file():
@@ -143,12 +157,9 @@ def load_checkpoint(ckpt_dir: Path, model: torch.nn.Module) -> TrainState | None
         payload = torch.load(spath, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelDirError(f"unreadable training state (refusing anything but plain data): {exc}", path=spath) from None
-    for name in (WEIGHTS, PREV):
-        if (ckpt_dir / name).is_file() and _epoch_of(ckpt_dir / name) == str(payload["epoch"]):
-            load_weights(ckpt_dir / name, model)
-            break
-    else:
-        raise ModelDirError(f"no checkpoint weights match the saved state of epoch {payload['epoch']}", path=ckpt_dir)
+    _load_matching(ckpt_dir, (WEIGHTS, PREV), model, payload["epoch"])
+    if ema is not None:
+        _load_matching(ckpt_dir, (EMA, EMA_PREV), ema, payload["epoch"])
     set_rng_state(payload["rng"])
     return TrainState(
         epoch=int(payload["epoch"]),

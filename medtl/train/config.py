@@ -71,6 +71,9 @@ class OptimConfig:
     warmup_epochs: float = 0.0
     grad_clip: float = 1.0
     label_smoothing: float = 0.0
+    # > 0: validate and keep an exponential moving average of the weights (per-step decay, e.g. 0.998;
+    # medtl.train.ema). 0 = off.
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -126,6 +129,8 @@ class TrainConfig:
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.optim.schedule not in ("cosine", "onecycle", "constant"):
             raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {self.optim.schedule!r}")
+        if not 0.0 <= self.optim.ema_decay < 1.0:
+            raise ConfigError(f"optim.ema_decay must be in [0, 1) (0 = off), got {self.optim.ema_decay!r}")
         if self.data.balance not in ("weights", "sampler", "none"):
             raise ConfigError(f"data.balance must be weights, sampler or none, got {self.data.balance!r}")
         if self.positive_class is not None and self.task != "classification":

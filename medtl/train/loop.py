@@ -26,6 +26,7 @@ from medtl.train import checkpoint as ckpt
 from medtl.train import distributed as dist
 from medtl.train.config import TrainConfig
 from medtl.train.data import make_loader, reseed_transforms
+from medtl.train.ema import make_ema
 from medtl.train.metrics import (
     INFO_KEYS,
     SegmentationMeter,
@@ -96,7 +97,7 @@ def _bar(iterable, rt: Runtime, **kw):
 
 
 def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtime, cfg: TrainConfig,
-                multilabel: bool, desc: str = "train", continuation=None) -> float:
+                multilabel: bool, desc: str = "train", continuation=None, ema=None) -> float:
     total, count = 0.0, 0
     params = [p for g in optimizer.param_groups for p in g["params"]]
     for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
@@ -126,6 +127,8 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtim
         else:
             optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(getattr(model, "module", model))  # DDP: the unwrapped weights
         total += float(loss.detach()) * x.shape[0]
         count += x.shape[0]
     return total / max(count, 1)
@@ -242,8 +245,10 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
     scheduler = build_scheduler(optimizer, cfg, len(loader_for(0)))
     scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
     state = ckpt.TrainState(epoch=0, best_metric=-math.inf, best_epoch=0, bad_epochs=0)
+    ema = make_ema(model, cfg.optim.ema_decay)
+    scored = model if ema is None else ema.module  # the model validated, selected and kept
     if cfg.resume:
-        loaded = ckpt.load_checkpoint(ckpt_dir, model)
+        loaded = ckpt.load_checkpoint(ckpt_dir, model, ema)
         if loaded is not None:
             state = loaded
             optimizer.load_state_dict(state.optimizer)
@@ -269,8 +274,9 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         set_train_mode(model, plan)
         reseed_transforms(train_ds, cfg.seed * 1000 + epoch)
         train_loss = train_epoch(wrapped, loader_for(epoch), loss_fn, optimizer, scheduler, scaler, rt, cfg,
-                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}", continuation=continuation)
-        out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
+                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}", continuation=continuation,
+                                 ema=ema)
+        out = predict(scored, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
                       label_names=label_names, desc="val")
         val = epoch_metrics(out, task=cfg.task, multilabel=multilabel, positive=positive)
         metric = primary_metric(cfg.task, val)
@@ -281,7 +287,7 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         if metric > state.best_metric + 1e-12:
             state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch + 1, 0
             if ctx.is_main:
-                ckpt.save_weights(ckpt_dir / ckpt.BEST, model, {"epoch": str(epoch + 1)})
+                ckpt.save_weights(ckpt_dir / ckpt.BEST, scored, {"epoch": str(epoch + 1)})
         else:
             state.bad_epochs += 1
         stopped = bool(cfg.patience) and state.bad_epochs >= cfg.patience
@@ -292,7 +298,7 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         state.extra = {"stopped": stopped}
         if ctx.is_main:
             append_line(log_path, json.dumps(row))
-            ckpt.save_checkpoint(ckpt_dir, model, state)
+            ckpt.save_checkpoint(ckpt_dir, model, state, ema)
         v = row.get(f"val_{metric_name}")
         rt.log(f"epoch {epoch + 1}/{cfg.epochs} train_loss {train_loss:.4f} val_loss {out['loss']:.4f} "
                f"val_{metric_name} {'n/a' if v is None else f'{v:.4f}'} ({row['time_s']:.1f} s)")
