@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained WORK/runs/unet-scratch/seed0
 
-Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init);
+Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init); ``scratch-ema`` (the
+same, validating and keeping an exponential moving average of the weights, ``optim.ema_decay``);
 ``medtl-hippocampus`` (the same encoder fine-tuned from a hippocampus segmentation model directory,
 a medtl weight source: ``model.weights=RUN_DIR`` loads its ``encoder.*`` weights; without
 ``--pretrained`` one is trained first with configs/hippocampus.yaml on bench_hippocampus.py's
@@ -33,7 +34,9 @@ from manifests import hippocampus_manifest
 CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),
               ("ResNet-18+ACS, MedMNIST v2", "AUC 0.839 / ACC 0.754")]
-ARMS = ("scratch", "imagenet-inflated", "medtl-hippocampus")
+ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus")
+SCRATCH = ["strategy=scratch", "model.weights=none"]
+EMA_DECAY = 0.995  # ~200 of the 1110 optimizer steps (37 a epoch, 30 epochs)
 # EfficientNet-Lite0 3D at 32^3, upsampled. Not LP-FT: with the ImageNet BatchNorm statistics
 # frozen, the inflated head's BN output is negative everywhere on these binary volumes, so ReLU6
 # makes every pooled feature exactly 0 (a probe is at chance and the head gets no gradient).
@@ -74,7 +77,8 @@ def main(argv=None) -> int:
     data = args.data or DATA / "adrenalmnist3d" / ("adrenalmnist3d_64.npz" if big else "adrenalmnist3d.npz")
     if big and not args.image_size:
         args.image_size = 64  # configs/adrenalmnist3d.yaml pads 28^3 to 32^3
-    arms = {"scratch": Arm("scratch", CONFIG, ["strategy=scratch", "model.weights=none"]),
+    arms = {"scratch": Arm("scratch", CONFIG, SCRATCH),
+            "scratch-ema": Arm("scratch-ema", CONFIG, [*SCRATCH, f"optim.ema_decay={EMA_DECAY}"]),
             "imagenet-inflated": Arm("imagenet-inflated", CONFIG, other_encoder_arm(IMAGENET, args))}
     if "medtl-hippocampus" in args.arms:
         source = pretrain_source(args)
@@ -87,7 +91,8 @@ def main(argv=None) -> int:
            f"AdrenalMNIST3D{' at 64^3' if big else ''}: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro=f"Test split (298 volumes) of the official {args.size}^3 MedMNIST v2 file; 1188 train / 98 val. "
-                 f"Arms: unet-res16 random init ({grid}); the same encoder starting from a medtl "
+                 f"Arms: unet-res16 random init ({grid}), without and with weight averaging (EMA, decay "
+                 f"{EMA_DECAY}); the same encoder starting from a medtl "
                  "hippocampus segmentation run (MR, 3D) as weight source; EfficientNet-Lite0 with ImageNet 2D "
                  f"kernels inflated to 3D (I3D), {args.image_size or 32}^3 resized.", merge=args.merge)
     return 0

@@ -146,8 +146,10 @@ def test_segmentation_and_3d_benchmarks(data, tmp_path):
     _run("bench_adrenal", ["--data", str(data["adrenal"]), "--work", str(tmp_path / "a"), "--docs", str(docs),
                            "--pretrained", str(pretrained), *TINY])
     adr = _result(docs, "adrenalmnist3d")
-    assert [s["arm"] for s in adr["summary"]] == ["scratch", "imagenet-inflated", "medtl-hippocampus"]
-    info = json.loads((Path(adr["runs"][2]["run_dir"]) / "model.json").read_text())
+    assert [s["arm"] for s in adr["summary"]] == ["scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus"]
+    averaged = Path(adr["runs"][1]["run_dir"])
+    assert (averaged / "checkpoints" / "ema.safetensors").is_file()
+    info = json.loads((Path(adr["runs"][3]["run_dir"]) / "model.json").read_text())
     assert str(pretrained.resolve()) in json.dumps(info["provenance"])  # the medtl weight source was used
     _run("bench_adrenal", ["--data", str(data["adrenal"]), "--work", str(tmp_path / "a64"), "--docs", str(docs),
                            "--size", "64", "--arms", "scratch", *TINY])  # its own page; the 28^3 one stays
