@@ -100,6 +100,7 @@ def _one_rank_ddp(args) -> dict:
     from medtl.models import ModelConfig, build_model
     from medtl.train.config import TrainConfig
     from medtl.train.loop import resolve_runtime, train_epoch
+    from medtl.train.objective import SupervisedObjective
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29500 + os.getpid() % 1000))
     cuda = args.device != "cpu" and torch.cuda.is_available()
@@ -117,12 +118,12 @@ def _one_rank_ddp(args) -> dict:
         scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
         size, steps = args.image_size or 128, 20
         batch = {"image": torch.randn(16, 1, size, size), "label": torch.randint(0, 2, (16,))}
-        step = (torch.nn.functional.cross_entropy, opt, sched, scaler, rt, cfg)
-        train_epoch(ddp, [batch] * 3, *step, multilabel=False)  # warm-up
+        step = (SupervisedObjective(torch.nn.functional.cross_entropy, "classification"), opt, sched, scaler, rt)
+        train_epoch(ddp, [batch] * 3, *step, grad_clip=cfg.optim.grad_clip)  # warm-up
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        loss = train_epoch(ddp, [batch] * steps, *step, multilabel=False)
+        loss = train_epoch(ddp, [batch] * steps, *step, grad_clip=cfg.optim.grad_clip)
         if cuda:
             torch.cuda.synchronize()
         step_s = (time.perf_counter() - t0) / steps

@@ -9,7 +9,7 @@
 2. ``pipeline``: the hippocampus training input pipeline (medtl.train.data.build_datasets, the
    configs/hippocampus.yaml preprocessing + augmentation) iterated for several epochs with the
    decoded-volume memory cache vs decoding every epoch (``data.cache=none``). Target >= 3x.
-3. ``step``: medtl's training step (medtl.train.loop.train_epoch: autocast context, loss target,
+3. ``step``: medtl's training step (medtl.train.loop.train_epoch with SupervisedObjective: autocast context, loss target,
    gradient clipping, scheduler, progress bar) vs a plain hand-written PyTorch loop doing the same
    maths on the same model, optimizer and batch; rounds interleaved, median per step. Target <= 10 %.
 Results: docs/benchmarks/speed.{json,md}.
@@ -111,6 +111,7 @@ def step_overhead(args, log=print) -> dict:
     from medtl.models import ModelConfig, build_model
     from medtl.train import load_config
     from medtl.train.loop import Runtime, train_epoch
+    from medtl.train.objective import SupervisedObjective
     from medtl.train.optim import build_optimizer, build_scheduler
     from medtl.train.strategies import make_plan, optimizer_groups, set_train_mode
 
@@ -124,6 +125,7 @@ def step_overhead(args, log=print) -> dict:
     optimizer = build_optimizer(optimizer_groups(model, plan, cfg.optim.weight_decay), cfg)
     scheduler = build_scheduler(optimizer, cfg, steps * rounds * 2 + 2)
     loss_fn = torch.nn.CrossEntropyLoss()
+    objective = SupervisedObjective(loss_fn, "classification")
     x, y = torch.randn(bs, 1, size, size), torch.randint(0, 2, (bs,))
     batches = [{"image": x, "label": y}] * steps
     rt = Runtime(device=torch.device("cpu"), quiet=True)
@@ -139,7 +141,7 @@ def step_overhead(args, log=print) -> dict:
             scheduler.step()
 
     def medtl_step() -> None:
-        train_epoch(model, batches, loss_fn, optimizer, scheduler, None, rt, cfg, multilabel=False)
+        train_epoch(model, batches, objective, optimizer, scheduler, None, rt, grad_clip=cfg.optim.grad_clip)
 
     plain()  # warm-up (allocator, first-call costs)
     times = {"medtl": [], "plain": []}

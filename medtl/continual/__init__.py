@@ -1,6 +1,7 @@
 """Continuous learning: forgetting penalties (L2-SP, EWC), rehearsal buffers, model lineage and
 active-learning case selection. The training loop (``medtl.train``) wires these in for
-``medtl train --init-from RUN_DIR``; see docs/continual.md.
+``medtl train --init-from RUN_DIR`` through its step interface (``Continuation.step_loss``); this
+package never imports ``medtl.train`` (see docs/ARCHITECTURE.md). docs/continual.md has the rest.
 
 Names are imported lazily, so ``medtl select`` (which only needs :mod:`medtl.continual.select`)
 never imports torch.
@@ -28,7 +29,6 @@ _EXPORTS = {
     "prepare_continuation": "continuation",
     "attach_parent_heads": "continuation",
     "replay_loss": "continuation",
-    "evaluate_old_task": "parent",
     "parent_source": "parent",
     "set_metric_after": "lineage",
     "reviewed_case_ids": "select",

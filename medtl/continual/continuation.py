@@ -104,6 +104,18 @@ class Continuation:
         """``task_loss + penalty(model)``; call with the unwrapped model (not the DDP wrapper)."""
         return task_loss if self.penalty is None else task_loss + self.penalty(model)
 
+    def step_loss(self, model, x: Tensor, y: Tensor, batch: dict, loss_fn: Callable, autocast) -> Tensor:
+        """The training loop's step hook (``medtl.train.objective.SupervisedObjective``): the task loss
+        (replayed records through the old head when :attr:`routes_replay`), computed under
+        ``autocast``, plus the forgetting penalty on the unwrapped model in fp32."""
+        with autocast():
+            if self.routes_replay:
+                loss = replay_loss(model, x, y, batch["rehearsal"], loss_fn=loss_fn, old_loss_fn=self.old_loss_fn,
+                                   old_head=self.old_head)
+            else:
+                loss = loss_fn(model(x).float(), y)
+        return self.loss(getattr(model, "module", model), loss)
+
     def save(self, run_dir: str | Path) -> list[Path]:
         """Write ``continual.safetensors`` (penalty) and/or ``rehearsal.json`` into ``run_dir``."""
         run_dir = Path(run_dir)
@@ -132,8 +144,7 @@ class Continuation:
 def _old_task_batches(parent_dir: Path, parent_info: dict, source, *, batch_size: int, seed: int, device):
     """(x, y) batches of the parent's training split through the parent's preprocessing."""
     from medtl.data import PreprocessConfig, build_transforms, make_dataset
-    from medtl.train.data import make_loader
-    from medtl.train.optim import loss_target
+    from medtl.data.loader import loss_target, make_loader
 
     task, multilabel = parent_info["task"], bool(parent_info.get("multilabel"))
     keys = ("image", "label") if task == "classification" else ("image", "mask")

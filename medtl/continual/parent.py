@@ -1,9 +1,11 @@
-"""The parent run of ``--init-from``: its data, its old-task metric, and re-evaluating the old task.
+"""The parent run of ``--init-from``: its data, its old-task metric and the continuation mode.
 
 A parent model directory holds ``config.yaml`` (the resolved TrainConfig: data path, split seed
 and fractions), ``metrics.json`` and ``model.json`` (preprocessing, label names, heads). From
-these the old task's training split (rehearsal, EWC's Fisher) and test split (the old-task metric
-after continuing) are rebuilt exactly as the parent saw them.
+these the old task's training split (rehearsal, EWC's Fisher) and test split are rebuilt exactly
+as the parent saw them. Re-evaluating the old task after continuing runs the training loop's
+prediction code, so it lives with it (``medtl.train.old_task.evaluate_old_task``): this package
+never imports ``medtl.train``, which imports it.
 """
 
 from __future__ import annotations
@@ -59,41 +61,3 @@ def resolve_mode(mode: str, parent_info: dict, task: str, label_names: list[str]
         return mode
     same = parent_info.get("task") == task and list(parent_info.get("label_names") or []) == list(label_names)
     return "same_task" if same else "new_task"
-
-
-def evaluate_old_task(model, parent_dir: str | Path, *, head: str | None = None, split: str = "test",
-                      source=None, batch_size: int = 32, device: str = "cpu") -> dict:
-    """Metrics of ``model`` on the parent's ``split``, through the parent's preprocessing and
-    (if given) the named ``head``; the model's active head is restored afterwards.
-
-    Classification: the same metrics as ``metrics.json`` (auc, accuracy, ...); segmentation: dice.
-    """
-    import torch
-
-    from medtl.data import PreprocessConfig, build_transforms, make_dataset
-    from medtl.models.io import read_model_info, stored_positive_class
-    from medtl.train.data import make_loader
-    from medtl.train.loop import Runtime, epoch_metrics, predict
-
-    info = read_model_info(parent_dir)
-    source = source if source is not None else parent_source(parent_dir)
-    records = source.records.get(split) or []
-    if not records:
-        raise ModelDirError(f"the parent's {split!r} split is empty", path=source.source)
-    task = info["task"]
-    keys = ("image", "label") if task == "classification" else ("image", "mask")
-    items = [{k: r[k] for k in keys if k in r} for r in records]
-    pre = PreprocessConfig.from_dict(info["preprocess"])
-    tf = build_transforms(pre, train=False, keys=("image",), mask_key="mask" if task == "segmentation" else None)
-    loader = make_loader(make_dataset(items, tf, cache="none"), batch_size=batch_size, shuffle=False, seed=0)
-    previous, was_training = getattr(model, "active_head", None), model.training
-    if head is not None:
-        model.set_active_head(head)
-    try:
-        out = predict(model, loader, Runtime(device=torch.device(device), quiet=True), task=task,
-                      multilabel=bool(info.get("multilabel")), label_names=info["label_names"])
-    finally:
-        model.train(was_training)
-        if head is not None and previous is not None:
-            model.set_active_head(previous)
-    return epoch_metrics(out, task=task, multilabel=bool(info.get("multilabel")), positive=stored_positive_class(info))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medtl.data.loader import make_loader, reseed_transforms  # noqa: F401 (re-exported)
 from medtl.errors import ConfigError, DataError
 from medtl.train.config import TrainConfig
 
@@ -136,25 +137,3 @@ def sample_weights(source, num_classes: int) -> torch.Tensor:
     counts = class_counts(source, num_classes)
     labels = np.asarray([r["label"] for r in source.records["train"]], dtype=int)
     return torch.tensor(1.0 / np.maximum(counts[labels], 1.0), dtype=torch.double)
-
-
-def make_loader(dataset, *, batch_size: int, shuffle: bool, seed: int, epoch: int = 0, num_workers: int = 0,
-                sampler=None, drop_last: bool = False):
-    """A MONAI DataLoader whose order depends only on (seed, epoch): a resumed run sees the same data."""
-    from monai.data import DataLoader
-
-    g = torch.Generator()
-    g.manual_seed(seed * 100_003 + epoch)
-    if sampler is not None:
-        shuffle = False
-        if hasattr(sampler, "generator"):
-            sampler.generator = g
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler, generator=g,
-                      num_workers=num_workers, drop_last=drop_last, persistent_workers=False)
-
-
-def reseed_transforms(dataset, seed: int) -> None:
-    """Seed the random (augmentation) transforms so an epoch's augmentation depends only on the seed."""
-    tf = getattr(dataset, "transform", None)
-    if tf is not None and hasattr(tf, "set_random_state"):
-        tf.set_random_state(seed=seed % (2**32))

@@ -1,5 +1,12 @@
 """The epoch loop: train, validate, checkpoint, early-stop, log; resumable after a crash.
 
+The loop owns the optimizer, schedule, AMP, DDP, EMA, checkpoints and the log; *what a step
+computes* comes from an :class:`Objective`: ``train_loss(model, batch, rt)`` (the loss of one
+batch) and ``validate(model, loader, rt)`` (a :class:`Validation`: loss, the metric epochs are
+selected by, values to log). Supervised training (:class:`medtl.train.objective.SupervisedObjective`,
+with ``medtl.continual``'s forgetting control plugged in as its step hook) and self-supervised
+pretraining (``medtl.pretrain``) are both objectives; neither is known to this module.
+
 Reproducibility: before every epoch the torch/numpy/random seeds, the data order (loader
 generator) and the augmentation transforms are re-seeded from ``(seed, epoch)``, and
 optimizer/scheduler/GradScaler states are checkpointed every epoch, so a run resumed after
@@ -17,24 +24,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
+from medtl.data.loader import loss_target, make_loader, reseed_transforms
 from medtl.fileio import append_line
 from medtl.train import checkpoint as ckpt
 from medtl.train import distributed as dist
-from medtl.train.config import TrainConfig
-from medtl.train.data import make_loader, reseed_transforms
 from medtl.train.ema import make_ema
-from medtl.train.metrics import (
-    INFO_KEYS,
-    SegmentationMeter,
-    batch_spacing,
-    classification_metrics,
-    primary_metric,
-)
-from medtl.train.optim import build_optimizer, build_scheduler, loss_target
+from medtl.train.metrics import SegmentationMeter, batch_spacing, classification_metrics
+from medtl.train.optim import build_optimizer, build_scheduler
 from medtl.train.strategies import Plan, apply_plan, optimizer_groups, set_train_mode
 
 
@@ -59,7 +60,8 @@ class Runtime:
             tqdm.write(text, file=sys.stderr)
 
 
-def resolve_runtime(cfg: TrainConfig, spatial_dims: int) -> Runtime:
+def resolve_runtime(cfg, spatial_dims: int) -> Runtime:
+    """Device, AMP and DDP from ``cfg.device`` / ``cfg.amp`` / ``cfg.quiet`` (any medtl run config)."""
     from medtl.errors import ConfigError
 
     kind = cfg.device
@@ -96,31 +98,43 @@ def _bar(iterable, rt: Runtime, **kw):
     return tqdm(iterable, disable=rt.quiet or not rt.ctx.is_main, dynamic_ncols=True, file=sys.stderr, **kw)
 
 
-def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtime, cfg: TrainConfig,
-                multilabel: bool, desc: str = "train", continuation=None, ema=None) -> float:
+@dataclass
+class Validation:
+    """One validation pass: ``metric`` selects the best epoch (higher is better)."""
+
+    loss: float | None
+    metric: float
+    values: dict  # logged as ``val_<key>``
+
+
+class Objective(Protocol):
+    """What one training step computes and how an epoch is judged (see the module docstring)."""
+
+    metric_name: str  # the name ``Validation.metric`` is logged under
+
+    def train_loss(self, model, batch: dict, rt: Runtime) -> tuple[torch.Tensor, int]:
+        """``(loss, number of samples)`` for one batch; ``model`` may be a DDP wrapper."""
+
+    def validate(self, model, loader, rt: Runtime, desc: str = "val") -> Validation:
+        """Score ``model`` on ``loader`` (eval mode is the objective's business)."""
+
+
+def train_epoch(model, loader, objective: Objective, optimizer, scheduler, scaler, rt: Runtime, *,
+                grad_clip: float = 0.0, desc: str = "train", ema=None) -> float:
+    """One pass over ``loader``: loss from ``objective``, backward (GradScaler with fp16), clip,
+    step, schedule, EMA. Returns the mean training loss per sample."""
     total, count = 0.0, 0
     params = [p for g in optimizer.param_groups for p in g["params"]]
     for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
-        x = _inputs(batch, rt)
-        y = loss_target(batch, cfg.task, multilabel, rt.device)
         optimizer.zero_grad(set_to_none=True)
-        with rt.autocast():
-            if continuation is not None and continuation.routes_replay:
-                from medtl.continual.continuation import replay_loss
-
-                loss = replay_loss(model, x, y, batch["rehearsal"], loss_fn=loss_fn,
-                                   old_loss_fn=continuation.old_loss_fn, old_head=continuation.old_head)
-            else:
-                loss = loss_fn(model(x).float(), y)
-        if continuation is not None:  # forgetting penalty on the unwrapped model (fp32)
-            loss = continuation.loss(getattr(model, "module", model), loss)
+        loss, n = objective.train_loss(model, batch, rt)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
         else:
             loss.backward()
-        if cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], cfg.optim.grad_clip)
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], grad_clip)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -129,8 +143,8 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler, scaler, rt: Runtim
         scheduler.step()
         if ema is not None:
             ema.update_parameters(getattr(model, "module", model))  # DDP: the unwrapped weights
-        total += float(loss.detach()) * x.shape[0]
-        count += x.shape[0]
+        total += float(loss.detach()) * n
+        count += n
     return total / max(count, 1)
 
 
@@ -203,31 +217,33 @@ def _trim_log(path: Path, last_epoch: int) -> None:
     atomic_write_text(path, "".join(f"{line}\n" for line in keep))
 
 
-def _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names,
-                 positive: int = 1) -> None:
-    out = predict(model, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
-                  label_names=label_names, desc="val (initial)")
-    val = epoch_metrics(out, task=cfg.task, multilabel=multilabel, positive=positive)
-    row = {"epoch": 0, "train_loss": None, "val_loss": out["loss"],
-           **{f"val_{k}": v for k, v in val.items() if k not in INFO_KEYS}}
+def _initial_row(model, val_loader, objective: Objective, rt, state, ckpt_dir, log_path) -> None:
+    val = objective.validate(model, val_loader, rt, desc="val (initial)")
+    row = {"epoch": 0, "train_loss": None, "val_loss": val.loss, **{f"val_{k}": v for k, v in val.values.items()}}
     state.history.append(row)
-    state.best_metric, state.best_epoch = primary_metric(cfg.task, val), 0
+    state.best_metric, state.best_epoch = val.metric, 0
     if rt.ctx.is_main:
         ckpt.save_weights(ckpt_dir / ckpt.BEST, model, {"epoch": "0"})
         append_line(log_path, json.dumps(row))
-    rt.log(f"initial (linear probe head): val_loss {out['loss']:.4f} val {'auc' if cfg.task == 'classification' else 'dice'} "
-           f"{primary_metric(cfg.task, val):.4f}")
+    rt.log(f"initial (linear probe head): val_loss {_fmt(val.loss)} val_{objective.metric_name} {_fmt(val.metric)}")
 
 
-def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfig, run_dir: Path, *,
-        multilabel: bool, label_names: list[str], sampler_weights: torch.Tensor | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None, eval_initial: bool = False, continuation=None,
-        positive: int = 1) -> FitResult:
-    """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best."""
+def _fmt(value) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cfg, run_dir: Path, *,
+        sampler_weights: torch.Tensor | None = None, on_epoch_end: Callable[[int, dict], None] | None = None,
+        eval_initial: bool = False) -> FitResult:
+    """Train ``model`` (already on ``rt.device``) for ``cfg.epochs``; best weights in checkpoints/best.
+
+    ``cfg`` is any run config with ``epochs``, ``batch_size``, ``seed``, ``resume``, ``patience``,
+    ``data.num_workers`` and ``optim`` (``TrainConfig``, ``PretrainConfig``).
+    """
     ctx = rt.ctx
     ckpt_dir = Path(run_dir) / "checkpoints"
     log_path = Path(run_dir) / "train_log.jsonl"
-    metric_name = "auc" if cfg.task == "classification" else "dice"
+    metric_name = objective.metric_name
     train_ds, val_ds = datasets["train"], datasets["val"]
 
     def loader_for(epoch: int):
@@ -260,8 +276,7 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         _trim_log(log_path, state.epoch if state.history else -1)
     resumed_from = state.epoch
     if eval_initial and state.epoch == 0:  # LP-FT: the probe-initialised model competes as "epoch 0"
-        _initial_row(model, val_loader, loss_fn, rt, cfg, state, ckpt_dir, log_path, multilabel, label_names,
-                     positive)
+        _initial_row(model, val_loader, objective, rt, state, ckpt_dir, log_path)
     stopped = bool(state.extra.get("stopped"))
     active, wrapped = None, model
     epochs = _bar(range(state.epoch, cfg.epochs), rt, desc="epochs", unit="epoch", initial=state.epoch, total=cfg.epochs)
@@ -273,15 +288,12 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
             active, wrapped = plan.unfrozen_at(epoch), dist.wrap(model, ctx, rt.device)
         set_train_mode(model, plan)
         reseed_transforms(train_ds, cfg.seed * 1000 + epoch)
-        train_loss = train_epoch(wrapped, loader_for(epoch), loss_fn, optimizer, scheduler, scaler, rt, cfg,
-                                 multilabel, desc=f"epoch {epoch + 1}/{cfg.epochs}", continuation=continuation,
-                                 ema=ema)
-        out = predict(scored, val_loader, rt, task=cfg.task, multilabel=multilabel, loss_fn=loss_fn,
-                      label_names=label_names, desc="val")
-        val = epoch_metrics(out, task=cfg.task, multilabel=multilabel, positive=positive)
-        metric = primary_metric(cfg.task, val)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": out["loss"],
-               **{f"val_{k}": v for k, v in val.items() if k not in INFO_KEYS},
+        train_loss = train_epoch(wrapped, loader_for(epoch), objective, optimizer, scheduler, scaler, rt,
+                                 grad_clip=cfg.optim.grad_clip, desc=f"epoch {epoch + 1}/{cfg.epochs}", ema=ema)
+        val = objective.validate(scored, val_loader, rt)
+        metric = val.metric
+        row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val.loss,
+               **{f"val_{k}": v for k, v in val.values.items()},
                "lr": max(g["lr"] for g in optimizer.param_groups), "unfrozen_groups": len(plan.unfrozen_at(epoch)),
                "time_s": round(time.perf_counter() - t0, 3)}
         if metric > state.best_metric + 1e-12:
@@ -299,9 +311,8 @@ def fit(model, plan: Plan, datasets: dict, loss_fn, rt: Runtime, cfg: TrainConfi
         if ctx.is_main:
             append_line(log_path, json.dumps(row))
             ckpt.save_checkpoint(ckpt_dir, model, state, ema)
-        v = row.get(f"val_{metric_name}")
-        rt.log(f"epoch {epoch + 1}/{cfg.epochs} train_loss {train_loss:.4f} val_loss {out['loss']:.4f} "
-               f"val_{metric_name} {'n/a' if v is None else f'{v:.4f}'} ({row['time_s']:.1f} s)")
+        rt.log(f"epoch {epoch + 1}/{cfg.epochs} train_loss {train_loss:.4f} val_loss {_fmt(val.loss)} "
+               f"val_{metric_name} {_fmt(row.get(f'val_{metric_name}', metric))} ({row['time_s']:.1f} s)")
         ctx.barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)

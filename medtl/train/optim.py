@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from medtl.data.loader import loss_target  # noqa: F401 (re-exported)
 from medtl.train.config import TrainConfig
 
 
@@ -20,13 +21,6 @@ def build_loss(cfg: TrainConfig, *, multilabel: bool, class_weights: torch.Tenso
     if multilabel:
         return nn.BCEWithLogitsLoss(pos_weight=class_weights if use_w else None)
     return nn.CrossEntropyLoss(weight=class_weights if use_w else None, label_smoothing=cfg.optim.label_smoothing)
-
-
-def loss_target(batch: dict, task: str, multilabel: bool, device) -> torch.Tensor:
-    if task == "segmentation":
-        return torch.as_tensor(batch["mask"]).to(device).long()
-    y = torch.as_tensor(batch["label"]).to(device)
-    return y.float() if multilabel else y.long().reshape(-1)
 
 
 def build_optimizer(groups: list[dict], cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -15,6 +15,7 @@ from medtl.train import checkpoint as ckpt
 from medtl.train.config import TrainConfig, resolve_positive_class
 from medtl.train.finalize import finalize
 from medtl.train.loop import Runtime, fit, resolve_runtime, seed_everything
+from medtl.train.objective import SupervisedObjective
 from medtl.train.strategies import make_plan, set_bn_momentum
 
 
@@ -190,15 +191,16 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         fit_sets = datasets
         if cont is not None and cont.buffer is not None:
             fit_sets, sw = {**datasets, "train": train_mixed}, None  # sampler weights cover the new records only
-        res = fit(model, plan, fit_sets, loss_fn, rt, cfg, run_dir, continuation=cont, multilabel=source.multilabel,
-                  label_names=source.label_names, sampler_weights=sw, on_epoch_end=on_epoch_end,
-                  eval_initial=probe is not None, positive=positive)
+        objective = SupervisedObjective(loss_fn, cfg.task, multilabel=source.multilabel,
+                                        label_names=source.label_names, positive=positive, step_hook=cont)
+        res = fit(model, plan, fit_sets, objective, rt, cfg, run_dir, sampler_weights=sw, on_epoch_end=on_epoch_end,
+                  eval_initial=probe is not None)
         history, best_epoch, epochs_run = res.history, res.best_epoch, res.epochs_run
         if (run_dir / "checkpoints" / ckpt.BEST).is_file():
             ckpt.load_weights(run_dir / "checkpoints" / ckpt.BEST, model)
         feats = None  # the encoder changed: evaluate through the model
     if cont is not None:
-        from medtl.continual.parent import evaluate_old_task
+        from medtl.train.old_task import evaluate_old_task
 
         old = evaluate_old_task(model, cfg.init_from, head=cont.old_head, device=rt.device)
         lineage = cont.lineage(data_source=source.source, data_fingerprint=source.fingerprint,

@@ -9,9 +9,10 @@ import torch
 
 from medtl.continual.config import ContinualConfig
 from medtl.continual.continuation import old_head_name, prepare_continuation, replay_loss
-from medtl.continual.parent import evaluate_old_task, parent_metric, parent_source, resolve_mode
+from medtl.continual.parent import parent_metric, parent_source, resolve_mode
 from medtl.continual.penalties import EWC, L2SP, load_penalty
 from medtl.errors import ConfigError, ModelDirError
+from medtl.train.old_task import evaluate_old_task
 
 
 def _npz(path, n, k, channels, seed):
