@@ -123,10 +123,19 @@ def save_model_dir(
     return info
 
 
-def load_model_dir(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild a saved model (eval mode) from its directory; any problem -> :class:`ModelDirError`."""
+def load_model_dir(path: str | Path, device: str | torch.device = "cpu", *,
+                   allow_pretraining: bool = False) -> LoadedModel:
+    """Rebuild a saved model (eval mode) from its directory; any problem -> :class:`ModelDirError`.
+
+    A ``medtl pretrain`` directory (model.json ``pretraining``) restores images rather than
+    predicting anything: it is refused (code ``not_a_task_model``) unless ``allow_pretraining``.
+    """
     path = Path(path)
     info = read_model_info(path)
+    if info.get("pretraining") and not allow_pretraining:
+        raise ModelDirError("a self-supervised pretraining run (medtl pretrain): it has no diagnosis or "
+                            "segmentation head; train one from it with medtl train --weights DIR",
+                            path=path, code="not_a_task_model")
     weights = path / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelDirError(f"{WEIGHTS_FILE} is missing", path=path, code="missing_file")

@@ -191,3 +191,35 @@ def load_encoder_from_model_dir(encoder: nn.Module, run_dir: Path) -> None:
         if preprocess.get("mean") and preprocess.get("std"):
             cfg.mean, cfg.std = tuple(preprocess["mean"]), tuple(preprocess["std"])
         cfg.notes = f"encoder from medtl model {info.get('model_id', '?')} ({run_dir})"
+
+
+def load_decoder_from_model_dir(model: nn.Module, run_dir: Path, *, with_head: bool = False) -> int:
+    """Copy the ``decoder.*`` weights (and ``heads.main.*`` with ``with_head``) of a medtl model
+    directory into ``model`` (a segmentation MedtlModel); every key must be there with its shape.
+
+    A ``medtl pretrain`` directory holds the U-Net decoder it trained; a segmentation fine-tune
+    starts from it with ``model.pretrained_decoder: true``. Returns the number of tensors copied.
+    """
+    run_dir = Path(run_dir)
+    weights_path = run_dir / "model.safetensors"
+    if getattr(model, "decoder", None) is None:
+        raise WeightsError("model.pretrained_decoder applies to segmentation models (they have a decoder)",
+                           path=run_dir, code="weights_mismatch")
+    if not weights_path.is_file():
+        raise WeightsError("model.pretrained_decoder needs --weights to be a medtl model directory "
+                           "(model.safetensors not found)", path=run_dir, code="weights_missing")
+    full = load_safetensors(weights_path)
+    prefixes = ("decoder.",) + (("heads.main.",) if with_head else ())
+    part = {k: v for k, v in full.items() if k.startswith(prefixes)}
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefixes)}
+    missing = sorted(set(own) - set(part))
+    shapes = [f"{k} {tuple(part[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+              if k in part and tuple(part[k].shape) != tuple(v.shape)]
+    if missing or shapes:
+        detail = "; ".join(filter(None, [f"missing {missing[:3]}" if missing else "",
+                                          f"shapes {shapes[:3]}" if shapes else ""]))
+        raise WeightsError(f"the decoder in {weights_path.name} does not fit this model ({detail}); use the same "
+                           "model.decoder_channels as the pretraining run (see its config.yaml)",
+                           path=run_dir, code="weights_mismatch")
+    model.load_state_dict({k: part[k] for k in own}, strict=False)
+    return len(own)

@@ -45,6 +45,9 @@ class ModelOptions:
     # uses 0.01 (TensorFlow's 0.99 decay): over a few hundred steps the running statistics barely
     # move from their init, and a model trained from scratch then predicts a constant in eval mode.
     bn_momentum: float | None = 0.1
+    # segmentation with weights = a `medtl pretrain` directory (or --init-from one): start the U-Net
+    # decoder from it too (same decoder_channels needed), not only the encoder
+    pretrained_decoder: bool = False
 
 
 @dataclass
@@ -136,6 +139,8 @@ class TrainConfig:
         if self.positive_class is not None and self.task != "classification":
             raise ConfigError(f"positive_class={self.positive_class!r} applies to binary classification only "
                               f"(task is {self.task})")
+        if self.model.pretrained_decoder and self.task != "segmentation":
+            raise ConfigError("model.pretrained_decoder applies to segmentation (classification has no decoder)")
         self.continual.validate()
         if self.continual.method != "none" and not self.init_from:
             raise ConfigError("continual.method needs --init-from RUN_DIR (the model to continue from)")
@@ -266,6 +271,11 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return key.strip(), value
+
+
+# Public names for other run configs built from the same sections (medtl.pretrain.config).
+merge_config = _merge
+read_yaml = _read_yaml
 
 
 def apply_overrides(cfg: TrainConfig, overrides: typing.Iterable[str | tuple[str, Any]]) -> TrainConfig:

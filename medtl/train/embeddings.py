@@ -40,13 +40,13 @@ def cache_key(*, fingerprint: str, split: str, preprocess: dict, encoder: str, i
 @torch.no_grad()
 def compute_embeddings(encoder: torch.nn.Module, loader, rt) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features of every item in ``loader`` (encoder in eval mode) and their labels."""
-    from medtl.train.loop import _bar, _inputs
+    from medtl.train.loop import _bar, batch_inputs
 
     encoder.eval()
     feats, labels = [], []
     for batch in _bar(loader, rt, desc="embed", leave=False, unit="batch"):
         with rt.autocast():
-            feats.append(encoder.forward_pooled(_inputs(batch, rt)).float().cpu().numpy())
+            feats.append(encoder.forward_pooled(batch_inputs(batch, rt)).float().cpu().numpy())
         labels.append(np.asarray(torch.as_tensor(batch["label"]).cpu().numpy()))
     if not feats:
         return np.zeros((0, getattr(encoder, "num_features", 0)), np.float32), np.zeros((0,), np.int64)

@@ -85,7 +85,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _inputs(batch: dict, rt: Runtime) -> torch.Tensor:
+def batch_inputs(batch: dict, rt: Runtime) -> torch.Tensor:
     x = torch.as_tensor(batch["image"]).to(rt.device, non_blocking=True).float()
     if rt.channels_last and x.ndim == 4:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -162,7 +162,7 @@ def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=
     logits_all, labels_all = [], []
     meter = SegmentationMeter(label_names, hd95=hd95) if task == "segmentation" else None
     for batch in _bar(loader, rt, desc=desc, leave=False, unit="batch"):
-        x = _inputs(batch, rt)
+        x = batch_inputs(batch, rt)
         with rt.autocast():
             logits = forward(x).float()
         y = loss_target(batch, task, multilabel, rt.device)

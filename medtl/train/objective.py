@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from medtl.data.loader import loss_target
-from medtl.train.loop import Runtime, Validation, _inputs, epoch_metrics, predict
+from medtl.train.loop import Runtime, Validation, batch_inputs, epoch_metrics, predict
 from medtl.train.metrics import INFO_KEYS, primary_metric
 
 
@@ -32,7 +32,7 @@ class SupervisedObjective:
         return "auc" if self.task == "classification" else "dice"
 
     def train_loss(self, model, batch: dict, rt: Runtime):
-        x = _inputs(batch, rt)
+        x = batch_inputs(batch, rt)
         y = loss_target(batch, self.task, self.multilabel, rt.device)
         if self.step_hook is not None:
             return self.step_hook.step_loss(model, x, y, batch, self.loss_fn, rt.autocast), x.shape[0]

@@ -78,6 +78,50 @@ def _init_from(model, path: str, *, encoder_only: bool = False) -> tuple[dict, l
     return info, lineage
 
 
+def _model_dir_info(weights: str) -> dict | None:
+    """model.json of ``weights`` when it names a medtl model directory, else None."""
+    if weights in ("none", "imagenet", "medicalnet") or not Path(weights).is_dir():
+        return None
+    from medtl.models.io import read_model_info
+
+    return read_model_info(weights)
+
+
+def _pretraining_parent_as_weights(cfg: TrainConfig, rt: Runtime) -> None:
+    """``--init-from`` a ``medtl pretrain`` directory: there is no old task to keep, so it is an
+    initialisation like ``--weights DIR`` (encoder, and the decoder with model.pretrained_decoder)."""
+    info = _model_dir_info(cfg.init_from)
+    if info is None or not info.get("pretraining"):
+        return
+    if cfg.continual.method != "none":
+        raise ConfigError(f"continual.method={cfg.continual.method} needs a parent with a task to keep; "
+                          f"{cfg.init_from} is a self-supervised pretraining run (use continual.method=none)",
+                          path=cfg.init_from)
+    rt.log(f"--init-from {cfg.init_from}: a self-supervised pretraining run, used as the starting weights")
+    cfg.model.weights, cfg.init_from = str(cfg.init_from), None
+
+
+def _weights_lineage(weights: str) -> list[dict]:
+    """A run that starts from a ``medtl pretrain`` directory records it (and its own lineage)."""
+    info = _model_dir_info(str(weights))
+    if info is None or not info.get("pretraining"):
+        return []
+    p = info["pretraining"]
+    return list(info.get("lineage") or []) + [{"model_id": info.get("model_id"), "path": str(weights),
+                                                "kind": "self-supervised", "method": p.get("method"),
+                                                "n_scans": p.get("n_scans")}]
+
+
+def _load_pretrained_decoder(model, cfg: TrainConfig, rt: Runtime) -> None:
+    from medtl.models.weights import load_decoder_from_model_dir
+
+    if _model_dir_info(str(cfg.model.weights)) is None:
+        raise ConfigError("model.pretrained_decoder needs --weights DIR, a medtl model directory with a decoder "
+                          f"(e.g. from medtl pretrain); weights are {cfg.model.weights!r}")
+    n = load_decoder_from_model_dir(model, Path(cfg.model.weights))
+    rt.log(f"decoder: {n} tensors from {cfg.model.weights}")
+
+
 def _linear_probe(model, datasets, source, cfg: TrainConfig, rt: Runtime, preprocess, *,
                   augmented_train: bool, positive: int = 1) -> tuple:
     """Fit the head on cached embeddings; returns (ProbeResult, {split: (features, labels)})."""
@@ -140,6 +184,8 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
         rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
         cfg.model.weights = "none"
     seed_everything(cfg.seed)
+    if cfg.init_from:
+        _pretraining_parent_as_weights(cfg, rt)
     model_cfg = _model_config(cfg, source)
     mode = None
     if cfg.init_from:  # the child keeps the parent's input channels; a new task gets only its encoder
@@ -152,6 +198,9 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
     init_info, lineage = (_init_from(model, cfg.init_from, encoder_only=mode == "new_task") if cfg.init_from
                           else (None, []))
+    lineage = lineage + _weights_lineage(cfg.model.weights)
+    if cfg.model.pretrained_decoder:
+        _load_pretrained_decoder(model, cfg, rt)
     cont = None
     if cfg.init_from:
         from medtl.continual import prepare_continuation
