@@ -63,13 +63,13 @@ def _box(size: tuple[int, ...], lo: float, hi: float, generator) -> tuple[slice,
 
 
 def local_shuffle(img: torch.Tensor, blocks: int, generator=None) -> torch.Tensor:
-    """Shuffle the voxels inside ``blocks`` random small blocks (sides up to 1/10 of each axis)."""
+    """Shuffle the voxels inside ``blocks`` random small blocks (sides up to 1/10 of each axis, at least 2)."""
     out = img.clone()
     size = tuple(img.shape[1:])
     for _ in range(blocks):
         sl = []
         for s in size:
-            side = _randint(generator, 1, max(1, s // 10))
+            side = _randint(generator, 1, max(2, s // 10))
             start = _randint(generator, 0, s - side)
             sl.append(slice(start, start + side))
         region = out[(slice(None), *sl)]
