@@ -2,6 +2,8 @@
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_breastmnist.py              # 3 seeds, all arms
     .venv/bin/python bench/bench_breastmnist.py --arms finetune linear-probe-224 --seeds 0
+    .venv/bin/python bench/bench_breastmnist.py --size 64 --arms finetune finetune-lite2 ssl \
+        --ssl /tmp/hb/ssl/genesis_breastmnist_64        # the MedMNIST+ 64 px file, its own page
 
 Every arm starts from configs/breastmnist.yaml (the best configuration: LP-FT); the others override
 the strategy. Results: docs/benchmarks/breastmnist.{json,md}.
@@ -10,18 +12,27 @@ Data: BreastMNIST, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41; Al-Dhabyani et
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides
 from compare import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "breastmnist.yaml"
 REFERENCES = [("ResNet-18 (28), MedMNIST v2", "AUC 0.901 / ACC 0.863"),
               ("Google AutoML Vision, MedMNIST v2", "AUC 0.919 / ACC 0.861")]
-ARMS = ("scratch", "linear-probe", "linear-probe-224", "finetune")
+ARMS = ("scratch", "linear-probe", "linear-probe-224", "finetune", "finetune-lite1", "finetune-lite2", "ssl")
 
 
-def arms(which):
+def arms(which, ssl=None):
     base = strategy_arms(CONFIG, scratch=["optim.lr=0.001"],
-                         which=[w for w in which if w != "linear-probe-224"])
+                         which=[w for w in which if w in ("scratch", "linear-probe", "finetune")])
+    for lite in ("lite1", "lite2"):  # LP-FT from the larger ImageNet EfficientNet-Lite variants
+        if f"finetune-{lite}" in which:
+            base.append(Arm(f"finetune-{lite}", CONFIG, ["strategy=finetune", f"model.encoder=efficientnet-{lite}"]))
+    if "ssl" in which:  # LP-FT from ImageNet + continued self-supervised pretraining (bench_pretrain.py)
+        if ssl is None:
+            raise SystemExit("the arm ssl needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset breastmnist_64)")
+        base.append(Arm("ssl", CONFIG, ["strategy=finetune", f"model.weights={ssl.resolve()}"]))
     if "linear-probe-224" in which:  # FINDINGS.md: frozen features gain most from input size
         base.append(Arm("linear-probe-224", CONFIG, ["strategy=linear-probe", "augment.enabled=false",
                                                       "preprocess.image_size=224"], deterministic=True))
@@ -32,15 +43,22 @@ def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="breastmnist")
     add_tta_flag(p)
     p.add_argument("--arms", nargs="+", default=["scratch", "linear-probe", "finetune"], choices=ARMS)
+    p.add_argument("--size", type=int, choices=(28, 64), default=28,
+                   help="64: the official MedMNIST+ 64x64 file, on its own page (breastmnist_64)")
+    p.add_argument("--ssl", type=Path, metavar="PRETRAIN_DIR", help="weights of the arm ssl (a medtl pretrain dir)")
     args = p.parse_args(argv)
-    data = args.data or DATA / "breastmnist" / "breastmnist.npz"
-    rows = run_arms(arms(args.arms), data, args.work, args.seeds, extra=common_overrides(args),
+    name = "breastmnist" if args.size == 28 else "breastmnist_64"
+    data = args.data or DATA / "breastmnist" / f"{name}.npz"
+    rows = run_arms(arms(args.arms, args.ssl), data, args.work, args.seeds, extra=common_overrides(args),
                     tta=args.tta, device=args.device)
-    report("breastmnist", "BreastMNIST: transfer vs scratch", rows, ["auc", "accuracy", "balanced_accuracy"],
-           args.docs, references=REFERENCES,
-           intro="Test split (156 images) of the official MedMNIST v2 file; 546 train / 78 val. "
-                 "EfficientNet-Lite0 (ImageNet weights unless scratch), 28 px images upsampled. Accuracy uses "
-                 "the binary threshold chosen on the validation split (Youden's J) after temperature scaling.", merge=args.merge)
+    report(name, f"BreastMNIST{'' if args.size == 28 else ' 64 px (MedMNIST+)'}: transfer vs scratch", rows,
+           ["auc", "accuracy", "balanced_accuracy"], args.docs, references=REFERENCES,
+           intro=f"Test split (156 images) of the official MedMNIST {'v2' if args.size == 28 else '+ 64x64'} file; "
+                 f"546 train / 78 val. EfficientNet-Lite0 (ImageNet weights unless scratch; -lite1/-lite2 arms: "
+                 f"those variants), {args.size} px images upsampled. Arm ssl: ImageNet Lite0 + continued "
+                 "self-supervised pretraining on the training images (bench_pretrain.py), then the same LP-FT. "
+                 "Accuracy uses the binary threshold chosen on the validation split (Youden's J) after "
+                 "temperature scaling.", merge=args.merge)
     return 0
 
 

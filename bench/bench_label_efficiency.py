@@ -82,9 +82,13 @@ def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="label_efficiency")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="breastmnist")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
-    p.add_argument("--arms", nargs="+", default=["scratch", "linear-probe", "finetune"],
+    p.add_argument("--arms", nargs="*", default=["scratch", "linear-probe", "finetune"],
                    choices=("scratch", "linear-probe", "finetune"))
     p.add_argument("--pretrained", type=Path, help="weight source of the pretrained arms (a medtl run directory)")
+    p.add_argument("--ssl", type=Path, metavar="PRETRAIN_DIR",
+                   help="adds the arm 'ssl': fine-tune from this `medtl pretrain` directory (encoder and, for "
+                        "segmentation, decoder), every other setting as the scratch arm (see bench_pretrain.py)")
+    p.add_argument("--ssl-arm", default="ssl", metavar="NAME", help="name of the --ssl arm (e.g. ssl-mim)")
     args = p.parse_args(argv)
     pretrained_arms = sorted({"linear-probe", "finetune"} & set(args.arms))
     if args.dataset == "hippocampus" and pretrained_arms and not args.pretrained and not args.encoder:
@@ -97,6 +101,8 @@ def main(argv=None) -> int:
     scratch = [f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else []
     arms = strategy_arms(CONFIGS / spec["config"], scratch=scratch, probe=weights,
                          finetune=[*weights, *spec["finetune"]], which=args.arms)
+    if args.ssl:
+        arms.append(ssl_arm(CONFIGS / spec["config"], args.ssl, name=args.ssl_arm))
     for arm in arms:
         arm.deterministic = False  # each seed draws another subset
     rows = []
@@ -131,6 +137,22 @@ def main(argv=None) -> int:
     write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
                                "runs": rows}, md)
     return 0
+
+
+def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl"):
+    """Fine-tune from a self-supervised run with the scratch arm's budget and learning rate: the
+    encoder trains at the decoder's rate (the weights are in-domain, not ImageNet features), its
+    BatchNorm statistics are re-estimated (they were computed on corrupted inputs), and a
+    segmentation decoder starts from the pretrained one."""
+    from common import Arm
+
+    from medtl.train import load_config
+
+    cfg = load_config(config)
+    extra = ["model.pretrained_decoder=true"] if cfg.task == "segmentation" else []
+    return Arm(name, config, ["strategy=finetune", f"model.weights={Path(ssl_dir).resolve()}",
+                               f"optim.encoder_lr={cfg.optim.lr}", "finetune.freeze_bn=false",
+                               "finetune.lp_init=false", *extra])
 
 
 def _verdict(summary: list[dict], metric: str) -> str:

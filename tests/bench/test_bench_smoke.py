@@ -238,3 +238,22 @@ def test_probe_arm_follows_the_task():
     # a probe on cached features is one deterministic run; a frozen encoder under a trained decoder is not
     assert clf.deterministic and "augment.enabled=false" in clf.overrides
     assert not seg.deterministic and seg.overrides == ["strategy=linear-probe", "model.weights=RUN"]
+
+
+def test_pretraining_then_the_ssl_arm(data, tmp_path):
+    docs = tmp_path / "docs"
+    _run("bench_pretrain", ["--dataset", "hippocampus", "--data", str(data["hippo"]), "--work", str(tmp_path / "w"),
+                            "--docs", str(docs), "--encoder", "tiny", "--image-size", "32", "--epochs", "1",
+                            "--set", "batch_size=4"])
+    row = _result(docs, "pretraining")["runs"][0]
+    ssl = Path(row["run_dir"])
+    info = json.loads((ssl / "model.json").read_text())
+    assert row["excluded"] > 0 and info["pretraining"]["excluded"] == row["excluded"]  # val/test never used
+    assert row["command"].startswith("medtl pretrain --config") and "--exclude" in row["command"]
+    _run("bench_label_efficiency", ["--dataset", "hippocampus", "--data", str(data["hippo"]), "--work",
+                                    str(tmp_path / "le"), "--docs", str(docs), "--fractions", "0.5", "--arms",
+                                    "--ssl", str(ssl), *TINY])
+    run = _result(docs, "label_efficiency_hippocampus")["runs"][0]
+    assert run["arm"] == "ssl" and "model.pretrained_decoder=true" in run["command"]
+    child = json.loads((Path(run["run_dir"]) / "model.json").read_text())
+    assert child["lineage"][-1]["kind"] == "self-supervised"
