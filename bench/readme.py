@@ -37,6 +37,17 @@ BENCHMARKS = [
     Bench("label_efficiency_hippocampus", "bench_label_efficiency.py", "label_efficiency_hippocampus",
           "Label efficiency, hippocampus", ["--dataset", "hippocampus", "--seeds", "2",
                                              "--pretrained", "{work}/adrenalmnist3d/runs/scratch/seed0"]),
+    Bench("pretraining_hippocampus", "bench_pretrain.py", "pretraining", "Self-supervised pretraining runs",
+          ["--dataset", "hippocampus", "--merge"]),
+    Bench("pretraining_breastmnist_64", "bench_pretrain.py", "pretraining", "Self-supervised pretraining runs",
+          ["--dataset", "breastmnist_64", "--merge"]),
+    Bench("label_efficiency_hippocampus_ssl", "bench_label_efficiency.py", "label_efficiency_hippocampus",
+          "Label efficiency, hippocampus: the ssl arm", ["--dataset", "hippocampus", "--arms", "scratch",
+                                                         "--fractions", "0.1", "0.25", "--merge", "--ssl",
+                                                         "{work}/pretraining_hippocampus/ssl/genesis_hippocampus"]),
+    Bench("breastmnist_64", "bench_breastmnist.py", "breastmnist_64", "BreastMNIST 64 px: ImageNet vs + SSL",
+          ["--size", "64", "--arms", "finetune", "finetune-lite2", "ssl", "--ssl",
+           "{work}/pretraining_breastmnist_64/ssl/genesis_breastmnist_64"]),
 ]
 
 CITATIONS = """\
@@ -85,9 +96,11 @@ def write_readme(docs: Path = DOCS) -> Path:
     parts.append("## Status\n\n| benchmark | status | command | when |\n|---|---|---|---|\n" + "\n".join(status) + "\n")
     for b in BENCHMARKS:
         md = docs / f"{b.name}.md"
-        if md.is_file():
+        if md.is_file() and b.name not in shown:  # several entries may add to one page
+            shown.add(b.name)
             parts.append(_demote(md.read_text(encoding="utf-8")))
     mine = {f"{b.name}.md" for b in BENCHMARKS} | {"README.md", "NOTES.md"}
+    shown = set()
     others = sorted(p.name for p in docs.glob("*.md") if p.name not in mine)
     if others:  # pages written by other scripts (e.g. bench/bench_continual.py, issue #7)
         parts.append("## Other benchmark pages in this folder\n\n" + "\n".join(f"- [{o}]({o})" for o in others) + "\n")
