@@ -94,13 +94,13 @@ def write_readme(docs: Path = DOCS) -> Path:
             state = f"run: {len(summary)} arms/points, {'/'.join(map(str, seeds))} seed(s) each" if summary else "run"
         status.append(f"| {b.title} | {state} | `{cmd}` | {when} |")
     parts.append("## Status\n\n| benchmark | status | command | when |\n|---|---|---|---|\n" + "\n".join(status) + "\n")
+    shown = set()
     for b in BENCHMARKS:
         md = docs / f"{b.name}.md"
         if md.is_file() and b.name not in shown:  # several entries may add to one page
             shown.add(b.name)
             parts.append(_demote(md.read_text(encoding="utf-8")))
     mine = {f"{b.name}.md" for b in BENCHMARKS} | {"README.md", "NOTES.md"}
-    shown = set()
     others = sorted(p.name for p in docs.glob("*.md") if p.name not in mine)
     if others:  # pages written by other scripts (e.g. bench/bench_continual.py, issue #7)
         parts.append("## Other benchmark pages in this folder\n\n" + "\n".join(f"- [{o}]({o})" for o in others) + "\n")
