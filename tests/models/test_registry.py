@@ -11,14 +11,14 @@ from safetensors.torch import save_file
 from medtl.errors import ConfigError, WeightsError
 from medtl.models import Encoder, PretrainedConfig, create_encoder, list_encoders, register_encoder
 
-ALL = ["densenet121", "efficientnet-lite0", "resnet10", "resnet18", "resnet34", "resnet50", "tiny", "unet-res16",
-       "unet-res32"]
+ALL = ["densenet121", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2", "resnet10",
+       "resnet18", "resnet34", "resnet50", "tiny", "unet-res16", "unet-res32"]
 
 
 def test_list_encoders_and_patterns():
     assert set(ALL) <= set(list_encoders())
     assert list_encoders("resnet*") == ["resnet10", "resnet18", "resnet34", "resnet50"]
-    assert list_encoders("*lite*") == ["efficientnet-lite0"]
+    assert list_encoders("*lite*") == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
     assert list_encoders("nothing*") == []
 
 
