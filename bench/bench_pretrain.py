@@ -19,7 +19,7 @@ import json
 import shlex
 from pathlib import Path
 
-from common import DATA, base_parser, machine_info, machine_line, markdown_table, write_results
+from common import DATA, _load, _utc, base_parser, machine_info, machine_line, markdown_table, write_results
 from compare import merged_rows
 from manifests import hippocampus_manifest
 
@@ -50,18 +50,30 @@ def pretrain_run(dataset: str, method: str, work: Path, extra: list[str], data: 
         args += ["--exclude", str(hippocampus_manifest(data, Path(work) / "hippo_full"))]
     for item in extra:
         args += ["--set", item]
+    stamp = {}
     if not (out / "model.json").is_file():
         log("$ medtl " + shlex.join(args))
+        stamp = {"started_utc": _utc(), "load_avg_1m_start": _load()}
         if medtl([*args, "--resume"] if (out / "checkpoints").is_dir() else args) != 0:
             raise SystemExit(f"medtl pretrain failed for {dataset} ({method})")
+        stamp.update(finished_utc=_utc(), load_avg_1m_end=_load())
     info = json.loads((out / "model.json").read_text())
     p = info["pretraining"]
-    cfg_args = [a for a in args if a not in ("--quiet",)]
+    shown = [_shown(a) for a in args if a != "--quiet"]
     return {"dataset": dataset, "method": method, "encoder": info["model"]["encoder"],
             "weights": info["model"]["weights"], "run_dir": str(out), "n_scans": p["n_scans"],
             "excluded": p["excluded"], "epochs": p["epochs"], "best_epoch": p["best_epoch"],
-            "val_psnr": p["val_psnr"], "wall_time_s": p["wall_time_s"], "created": info["created"],
-            "command": "medtl " + " ".join(shlex.quote(a) for a in cfg_args)}
+            "val_psnr": p["val_psnr"], "wall_time_s": p["wall_time_s"], "created": info["created"], **stamp,
+            "command": "medtl " + shlex.join(shown)}
+
+
+def _shown(arg: str) -> str:
+    """Paths as a reader can reuse them: the repo's configs relative, other paths resolved."""
+    path = Path(arg)
+    if not path.is_absolute() or not path.exists():
+        return arg
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
 
 
 def main(argv=None) -> int:
@@ -84,10 +96,11 @@ def main(argv=None) -> int:
     info = machine_info()
     table = markdown_table(
         ["dataset", "method", "encoder (start)", "scans", "excluded (val/test)", "epochs", "best epoch",
-         "val PSNR (dB)", "wall time (min)"],
+         "val PSNR (dB)", "wall time (min)", "1-min load (start, end)"],
         [[r["dataset"], r["method"], f"{r['encoder']} ({r['weights']})", r["n_scans"], r["excluded"], r["epochs"],
           r["best_epoch"], f"{r['val_psnr']:.2f}" if r["val_psnr"] is not None else "-",
-          f"{r['wall_time_s'] / 60:.1f}"] for r in rows])
+          f"{r['wall_time_s'] / 60:.1f}", f"{r.get('load_avg_1m_start', '?')}, {r.get('load_avg_1m_end', '?')}"]
+         for r in rows])
     md = (f"# Self-supervised pretraining runs\n\nMachine: {machine_line(info)}\n\n"
           "Each run restores (genesis) or completes (mim) the held-out unlabelled scans; the PSNR is on "
           "those corrupted scans, not a downstream result. What the runs are worth downstream is on the "
