@@ -89,6 +89,8 @@ def main(argv=None) -> int:
                    help="adds the arm 'ssl': fine-tune from this `medtl pretrain` directory (encoder and, for "
                         "segmentation, decoder), every other setting as the scratch arm (see bench_pretrain.py)")
     p.add_argument("--ssl-arm", default="ssl", metavar="NAME", help="name of the --ssl arm (e.g. ssl-mim)")
+    p.add_argument("--ssl-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra override of the --ssl arm (e.g. model.pretrained_decoder=false), repeatable")
     args = p.parse_args(argv)
     pretrained_arms = sorted({"linear-probe", "finetune"} & set(args.arms))
     if args.dataset == "hippocampus" and pretrained_arms and not args.pretrained and not args.encoder:
@@ -102,7 +104,7 @@ def main(argv=None) -> int:
     arms = strategy_arms(CONFIGS / spec["config"], scratch=scratch, probe=weights,
                          finetune=[*weights, *spec["finetune"]], which=args.arms)
     if args.ssl:
-        arms.append(ssl_arm(CONFIGS / spec["config"], args.ssl, name=args.ssl_arm))
+        arms.append(ssl_arm(CONFIGS / spec["config"], args.ssl, name=args.ssl_arm, extra=args.ssl_set))
     for arm in arms:
         arm.deterministic = False  # each seed draws another subset
     rows = []
@@ -139,7 +141,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl"):
+def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl", extra=()):
     """Fine-tune from a self-supervised run with the scratch arm's budget and learning rate: the
     encoder trains at the decoder's rate (the weights are in-domain, not ImageNet features), its
     BatchNorm statistics are re-estimated (they were computed on corrupted inputs), and a
@@ -149,10 +151,10 @@ def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl"):
     from medtl.train import load_config
 
     cfg = load_config(config)
-    extra = ["model.pretrained_decoder=true"] if cfg.task == "segmentation" else []
+    pretrained_decoder = ["model.pretrained_decoder=true"] if cfg.task == "segmentation" else []
     return Arm(name, config, ["strategy=finetune", f"model.weights={Path(ssl_dir).resolve()}",
                                f"optim.encoder_lr={cfg.optim.lr}", "finetune.freeze_bn=false",
-                               "finetune.lp_init=false", *extra])
+                               "finetune.lp_init=false", *pretrained_decoder, *extra])
 
 
 def _verdict(summary: list[dict], metric: str) -> str:
