@@ -19,7 +19,17 @@ import json
 import shlex
 from pathlib import Path
 
-from common import DATA, _load, _utc, base_parser, machine_info, machine_line, markdown_table, write_results
+from common import (
+    DATA,
+    _load,
+    _utc,
+    base_parser,
+    common_overrides,
+    machine_info,
+    machine_line,
+    markdown_table,
+    write_results,
+)
 from compare import merged_rows
 from manifests import hippocampus_manifest
 
@@ -82,13 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("--method", choices=("genesis", "mim"), default="genesis")
     p.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
     args = p.parse_args(argv)
-    extra = list(args.overrides)
-    if args.epochs:
-        extra.append(f"epochs={args.epochs}")
-    if args.image_size:
-        extra.append(f"preprocess.image_size={args.image_size}")
-    if args.encoder:
-        extra.append(f"model.encoder={args.encoder}")
+    extra = [*common_overrides(args), *args.overrides]
     rows = [pretrain_run(args.dataset, args.method, args.work, extra, data=args.data)]
     docs = Path(args.docs)
     if args.merge:

@@ -60,30 +60,19 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def build_config(args):
+    from medtl.cli.train import flag_overrides
     from medtl.pretrain.config import load_pretrain_config
 
-    overrides = list(args.overrides)
-    for attr, key in FLAG_KEYS.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            overrides.append((key, value))
-    for attr in ("resume", "quiet"):
-        if getattr(args, attr, None):
-            overrides.append((attr, True))
-    return load_pretrain_config(args.config, overrides)
+    return load_pretrain_config(args.config, flag_overrides(args, FLAG_KEYS))
 
 
 def run(args) -> int:
-    import json
-    import os
-    import sys
-
+    from medtl.cli.train import print_summary
     from medtl.pretrain import pretrain
 
     cfg = build_config(args)
     result = pretrain(cfg)
-    summary = {"run_dir": str(result.run_dir), "val": result.metrics.get("val"),
-               "wall_time_s": result.metrics.get("wall_time_s"), "best_epoch": result.metrics.get("best_epoch")}
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=None if cfg.quiet else 2), file=sys.stdout)
+    print_summary({"run_dir": str(result.run_dir), "val": result.metrics.get("val"),
+                   "wall_time_s": result.metrics.get("wall_time_s"), "best_epoch": result.metrics.get("best_epoch")},
+                  cfg.quiet)
     return 0

@@ -48,31 +48,41 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
-def build_config(args):
-    from medtl.train.config import load_config
-
+def flag_overrides(args, flag_keys: dict[str, str]) -> list:
+    """``--set`` items, then every flag given (``flag_keys``: attribute -> config key), then the
+    switches ``--resume``/``--quiet``: the precedence both ``medtl train`` and ``medtl pretrain`` use."""
     overrides = list(args.overrides)
-    for attr, key in FLAG_KEYS.items():
+    for attr, key in flag_keys.items():
         value = getattr(args, attr, None)
         if value is not None:
             overrides.append((key, value))
     for attr in ("resume", "quiet"):
         if getattr(args, attr, None):
             overrides.append((attr, True))
-    return load_config(args.config, overrides)
+    return overrides
 
 
-def run(args) -> int:
+def print_summary(summary: dict, quiet: bool) -> None:
+    """The run's JSON summary on stdout (under torchrun from rank 0 only)."""
     import json
     import os
     import sys
 
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=None if quiet else 2), file=sys.stdout)
+
+
+def build_config(args):
+    from medtl.train.config import load_config
+
+    return load_config(args.config, flag_overrides(args, FLAG_KEYS))
+
+
+def run(args) -> int:
     from medtl.train import train
 
     cfg = build_config(args)
     result = train(cfg)
-    summary = {"run_dir": str(result.run_dir), "val": result.metrics.get("val"), "test": result.metrics.get("test"),
-               "wall_time_s": result.metrics.get("wall_time_s")}
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
-        print(json.dumps(summary, indent=None if cfg.quiet else 2), file=sys.stdout)
+    print_summary({"run_dir": str(result.run_dir), "val": result.metrics.get("val"),
+                   "test": result.metrics.get("test"), "wall_time_s": result.metrics.get("wall_time_s")}, cfg.quiet)
     return 0

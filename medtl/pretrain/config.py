@@ -22,6 +22,7 @@ from medtl.train.config import (
     apply_overrides,
     merge_config,
     read_yaml,
+    validate_run,
 )
 
 PRETRAIN_YAML = Path(__file__).resolve().parents[2] / "configs" / "pretrain.yaml"
@@ -72,10 +73,7 @@ class PretrainConfig:
         s = self.ssl
         if s.method not in METHODS:
             raise ConfigError(f"ssl.method must be one of {METHODS}, got {s.method!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch_size must be >= 1")
+        validate_run(self)
         if not 0.0 < s.val_fraction < 0.5:
             raise ConfigError(f"ssl.val_fraction must be in (0, 0.5), got {s.val_fraction}")
         for key in ("nonlinear_prob", "local_shuffle_prob", "paint_prob", "inpaint_share"):
@@ -87,17 +85,6 @@ class PretrainConfig:
             raise ConfigError(f"ssl.mask_patch must be >= 1, got {s.mask_patch}")
         if s.local_shuffle_blocks < 0 or (s.max_scans is not None and s.max_scans < 2):
             raise ConfigError("ssl.local_shuffle_blocks must be >= 0 and ssl.max_scans >= 2")
-        if self.optim.schedule not in ("cosine", "onecycle", "constant"):
-            raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {self.optim.schedule!r}")
-        if not 0.0 <= self.optim.ema_decay < 1.0:
-            raise ConfigError(f"optim.ema_decay must be in [0, 1) (0 = off), got {self.optim.ema_decay!r}")
-        if self.augment:
-            from medtl.data.transforms import AugmentConfig
-
-            known = {f.name for f in dataclasses.fields(AugmentConfig)}
-            for key in self.augment:
-                if key not in known:
-                    raise ConfigError(f"unknown config key 'augment.{key}' (known: {sorted(known)})")
         return self
 
 

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from medtl.errors import ConfigError
 from medtl.fileio import atomic_write_json, atomic_write_text
 from medtl.pretrain.config import PretrainConfig
 from medtl.pretrain.data import UnlabelledSource, load_unlabelled
@@ -21,22 +20,13 @@ from medtl.pretrain.objective import ReconstructionObjective
 from medtl.train import checkpoint as ckpt
 from medtl.train.loop import fit, resolve_runtime, seed_everything
 from medtl.train.strategies import Plan, set_bn_momentum
-from medtl.train.trainer import RunResult
+from medtl.train.trainer import RunResult, check_run_dir
 
 METHOD_TITLES = {"genesis": "Models Genesis restoration", "mim": "masked image modelling"}
 
 
 def _check_run_dir(cfg: PretrainConfig) -> Path:
-    if not cfg.out:
-        raise ConfigError("no output folder: pass --out DIR (config key 'out')")
-    if not cfg.data.path:
-        raise ConfigError("no unlabelled data: pass --data FOLDER|MANIFEST.csv|FILE.npz (config key 'data.path')")
-    run_dir = Path(cfg.out)
-    held = (run_dir / "checkpoints" / ckpt.STATE).exists() or (run_dir / "model.json").exists()
-    if int(os.environ.get("RANK", "0")) == 0 and not cfg.resume and held:
-        raise ConfigError("the output folder already holds a run; pass --resume to continue it or choose another --out",
-                          path=run_dir)
-    return run_dir
+    return check_run_dir(cfg, data_hint="FOLDER|MANIFEST.csv|FILE.npz", what="unlabelled data")
 
 
 def _datasets(cfg: PretrainConfig, src: UnlabelledSource, preprocess) -> dict:

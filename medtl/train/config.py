@@ -128,12 +128,7 @@ class TrainConfig:
             raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}", code="bad_config")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.optim.schedule not in ("cosine", "onecycle", "constant"):
-            raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {self.optim.schedule!r}")
-        if not 0.0 <= self.optim.ema_decay < 1.0:
-            raise ConfigError(f"optim.ema_decay must be in [0, 1) (0 = off), got {self.optim.ema_decay!r}")
+        validate_run(self)
         if self.data.balance not in ("weights", "sampler", "none"):
             raise ConfigError(f"data.balance must be weights, sampler or none, got {self.data.balance!r}")
         if self.positive_class is not None and self.task != "classification":
@@ -144,16 +139,27 @@ class TrainConfig:
         self.continual.validate()
         if self.continual.method != "none" and not self.init_from:
             raise ConfigError("continual.method needs --init-from RUN_DIR (the model to continue from)")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch_size must be >= 1")
-        if self.augment:
-            from medtl.data.transforms import AugmentConfig
-
-            known = {f.name for f in dataclasses.fields(AugmentConfig)}
-            for key in self.augment:
-                if key not in known:
-                    raise ConfigError(f"unknown config key 'augment.{key}' (known: {sorted(known)})")
         return self
+
+
+def validate_run(cfg) -> None:
+    """Checks shared by every run config (TrainConfig, medtl.pretrain's PretrainConfig): device,
+    epochs/batch size, optimiser schedule and EMA, and the free-form augment mapping's keys."""
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
+    if cfg.optim.schedule not in ("cosine", "onecycle", "constant"):
+        raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {cfg.optim.schedule!r}")
+    if not 0.0 <= cfg.optim.ema_decay < 1.0:
+        raise ConfigError(f"optim.ema_decay must be in [0, 1) (0 = off), got {cfg.optim.ema_decay!r}")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise ConfigError("epochs and batch_size must be >= 1")
+    if cfg.augment:
+        from medtl.data.transforms import AugmentConfig
+
+        known = {f.name for f in dataclasses.fields(AugmentConfig)}
+        for key in cfg.augment:
+            if key not in known:
+                raise ConfigError(f"unknown config key 'augment.{key}' (known: {sorted(known)})")
 
 
 def resolve_positive_class(value: str | int | None, label_names: list[str], *, multilabel: bool = False) -> int:

@@ -26,10 +26,16 @@ class RunResult:
 
 
 def _check_run_dir(cfg: TrainConfig) -> Path:
+    return check_run_dir(cfg, data_hint="MANIFEST.csv|FILE.npz", what="training data")
+
+
+def check_run_dir(cfg, *, data_hint: str, what: str) -> Path:
+    """``cfg.out`` as the run folder: it and ``data.path`` must be set, and a folder that already
+    holds a run is only continued with ``--resume`` (any run config: train, pretrain)."""
     if not cfg.out:
         raise ConfigError("no output folder: pass --out RUN_DIR (config key 'out')")
     if not cfg.data.path:
-        raise ConfigError("no training data: pass --data MANIFEST.csv|FILE.npz (config key 'data.path')")
+        raise ConfigError(f"no {what}: pass --data {data_hint} (config key 'data.path')")
     run_dir = Path(cfg.out)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # other torchrun ranks start once rank 0 has checked
     held = (run_dir / "checkpoints" / ckpt.STATE).exists() or (run_dir / "model.json").exists()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.train.conftest import _write_manifest as write_manifest  # noqa: F401 (re-exported to the tests)
 
 
 def _blobs(rng, n: int, shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -57,14 +58,6 @@ def npz_unlabelled(tmp_path: Path) -> Path:
         arrays[f"{split}_labels"] = (np.arange(n) % 2).astype(np.uint8).reshape(-1, 1)
     path = tmp_path / "tiny.npz"
     np.savez(path, **arrays)
-    return path
-
-
-def write_manifest(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     return path
 
 
