@@ -22,6 +22,7 @@ from pathlib import Path
 from common import (
     CONFIGS,
     DATA,
+    Arm,
     base_parser,
     commands_block,
     common_overrides,
@@ -146,8 +147,6 @@ def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl", extra=()):
     encoder trains at the decoder's rate (the weights are in-domain, not ImageNet features), its
     BatchNorm statistics are re-estimated (they were computed on corrupted inputs), and a
     segmentation decoder starts from the pretrained one."""
-    from common import Arm
-
     from medtl.train import load_config
 
     cfg = load_config(config)

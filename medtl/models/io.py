@@ -212,6 +212,16 @@ def read_model_info(path: str | Path) -> dict[str, Any]:
     return info
 
 
+def model_dir_info(weights: str | Path) -> dict[str, Any] | None:
+    """model.json of ``weights`` when it names a medtl model directory rather than a named source
+    (``none``, ``imagenet``, ``medicalnet``), else None; a folder with a bad model.json raises."""
+    from medtl.models.registry import NAMED_SOURCES
+
+    if str(weights) in NAMED_SOURCES or not Path(weights).is_dir():
+        return None
+    return read_model_info(weights)
+
+
 def _load_weights_strict(model: MedtlModel, weights: Path, path: Path) -> None:
     from safetensors.torch import load_file
 

@@ -165,6 +165,8 @@ def load_unlabelled(path: str | Path, *, exclude: str | Path | None = None, val_
 
         m = load_medmnist(path)
         items = [{"id": r["id"], "image": r["image"]} for r in m.records["train"]]
+        if max_scans is not None and len(items) > max_scans:
+            items = [items[i] for i in sorted(random.Random(seed).sample(range(len(items)), max_scans))]
         excluded = sum(len(m.records.get(s) or []) for s in ("val", "test"))  # never used: only train is read
         n_found, skipped, dims, channels, modality = len(items) + excluded, [], m.spatial_dims, m.in_channels, m.modality
         extra = sha256_file(path).encode()
@@ -188,12 +190,9 @@ def load_unlabelled(path: str | Path, *, exclude: str | Path | None = None, val_
                 excluded += 1
             else:
                 kept.append((rid, target))
-        if max_scans is not None and len(kept) > max_scans:
+        if max_scans is not None and len(kept) > max_scans:  # sampled before reading: unread scans cost nothing
             kept = sorted(random.Random(seed).sample(kept, max_scans), key=lambda t: t[0])
         items, skipped, dims, channels, modality = _check_files(kept, log)
-    if max_scans is not None and len(items) > max_scans:
-        keep = sorted(random.Random(seed).sample(range(len(items)), max_scans))
-        items = [items[i] for i in keep]
     if len(items) < 2:
         raise DataError(f"need at least 2 readable unlabelled scans, found {len(items)} "
                         f"({len(skipped)} skipped, {excluded} excluded)", path=path, code="empty")

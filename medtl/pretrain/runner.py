@@ -22,8 +22,6 @@ from medtl.train.loop import fit, resolve_runtime, seed_everything
 from medtl.train.strategies import Plan, set_bn_momentum
 from medtl.train.trainer import RunResult, check_run_dir
 
-METHOD_TITLES = {"genesis": "Models Genesis restoration", "mim": "masked image modelling"}
-
 
 def _check_run_dir(cfg: PretrainConfig) -> Path:
     return check_run_dir(cfg, data_hint="FOLDER|MANIFEST.csv|FILE.npz", what="unlabelled data")
@@ -49,19 +47,10 @@ def _plan(model, cfg: PretrainConfig) -> Plan:
     return Plan("pretrain", list(range(n)), {i: enc_lr for i in range(n)}, cfg.optim.lr, 0, False, False)
 
 
-def _parent(weights: str) -> dict | None:
-    """model.json of ``weights`` when it is a medtl model directory (continued pretraining)."""
-    if weights in ("none", "imagenet", "medicalnet") or not Path(weights).is_dir():
-        return None
-    from medtl.models.io import read_model_info
-
-    return read_model_info(weights)
-
-
 def pretrain(cfg: PretrainConfig, *, on_epoch_end=None) -> RunResult:
     """Self-supervised pretraining as ``cfg`` says; writes the model directory ``cfg.out``."""
     from medtl.models import ModelConfig, build_model
-    from medtl.models.io import save_model_dir
+    from medtl.models.io import model_dir_info, save_model_dir
     from medtl.train.data import check_input_size, derive_preprocess
     from medtl.train.report import plot_curves
 
@@ -87,7 +76,7 @@ def pretrain(cfg: PretrainConfig, *, on_epoch_end=None) -> RunResult:
     model_cfg = ModelConfig(task="segmentation", encoder=cfg.model.encoder, weights=cfg.model.weights,
                             spatial_dims=src.spatial_dims, in_channels=in_ch, num_classes=in_ch, **kw)
     model = build_model(model_cfg, weights_dir=cfg.model.weights_dir)
-    parent = _parent(cfg.model.weights)
+    parent = model_dir_info(cfg.model.weights)  # an earlier run: continued pretraining
     if parent is not None and parent.get("pretraining"):  # continue an earlier pretraining: decoder too
         from medtl.models.weights import load_decoder_from_model_dir
 

@@ -84,19 +84,12 @@ def _init_from(model, path: str, *, encoder_only: bool = False) -> tuple[dict, l
     return info, lineage
 
 
-def _model_dir_info(weights: str) -> dict | None:
-    """model.json of ``weights`` when it names a medtl model directory, else None."""
-    if weights in ("none", "imagenet", "medicalnet") or not Path(weights).is_dir():
-        return None
-    from medtl.models.io import read_model_info
-
-    return read_model_info(weights)
-
-
 def _pretraining_parent_as_weights(cfg: TrainConfig, rt: Runtime) -> None:
     """``--init-from`` a ``medtl pretrain`` directory: there is no old task to keep, so it is an
     initialisation like ``--weights DIR`` (encoder, and the decoder with model.pretrained_decoder)."""
-    info = _model_dir_info(cfg.init_from)
+    from medtl.models.io import model_dir_info
+
+    info = model_dir_info(cfg.init_from)
     if info is None or not info.get("pretraining"):
         return
     if cfg.continual.method != "none":
@@ -109,7 +102,9 @@ def _pretraining_parent_as_weights(cfg: TrainConfig, rt: Runtime) -> None:
 
 def _weights_lineage(weights: str) -> list[dict]:
     """A run that starts from a ``medtl pretrain`` directory records it (and its own lineage)."""
-    info = _model_dir_info(str(weights))
+    from medtl.models.io import model_dir_info
+
+    info = model_dir_info(str(weights))
     if info is None or not info.get("pretraining"):
         return []
     p = info["pretraining"]
@@ -119,9 +114,10 @@ def _weights_lineage(weights: str) -> list[dict]:
 
 
 def _load_pretrained_decoder(model, cfg: TrainConfig, rt: Runtime) -> None:
+    from medtl.models.io import model_dir_info
     from medtl.models.weights import load_decoder_from_model_dir
 
-    if _model_dir_info(str(cfg.model.weights)) is None:
+    if model_dir_info(str(cfg.model.weights)) is None:
         raise ConfigError("model.pretrained_decoder needs --weights DIR, a medtl model directory with a decoder "
                           f"(e.g. from medtl pretrain); weights are {cfg.model.weights!r}")
     n = load_decoder_from_model_dir(model, Path(cfg.model.weights))

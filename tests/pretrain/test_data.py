@@ -100,3 +100,16 @@ def test_bad_sources_raise_clear_errors(tmp_path, setup, message):
     with pytest.raises(DataError, match=message) as err:
         load_unlabelled(path, log=lambda _: None)
     assert str(path) in str(err.value)
+
+
+def test_max_scans_samples_before_reading_files(nifti_folder, npz_unlabelled, monkeypatch):
+    import medtl.data.read as read_mod
+
+    real, opened = read_mod.read_scan, []
+    monkeypatch.setattr(read_mod, "read_scan", lambda p, *a, **k: opened.append(p) or real(p, *a, **k))
+    src = load_unlabelled(nifti_folder, max_scans=4, val_fraction=0.25, log=lambda _: None)
+    assert src.n_used == 4 and len(opened) == 4  # the other six were never read
+    again = load_unlabelled(nifti_folder, max_scans=4, val_fraction=0.25, log=lambda _: None)
+    assert again.fingerprint == src.fingerprint  # the same seeded sample
+    npz = load_unlabelled(npz_unlabelled, max_scans=5, val_fraction=0.2)
+    assert npz.n_used == 5 and npz.excluded == 8
