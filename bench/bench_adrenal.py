@@ -28,8 +28,8 @@ from common import (
     other_encoder_arm,
     train_run,
 )
-from compare import report, run_arms
 from manifests import hippocampus_manifest
+from strategy import report, run_arms
 
 CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides
-from compare import report, run_arms, strategy_arms
+from strategy import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "breastmnist.yaml"
 REFERENCES = [("ResNet-18 (28), MedMNIST v2", "AUC 0.901 / ACC 0.863"),

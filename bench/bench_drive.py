@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from common import CONFIGS, DATA, base_parser, common_overrides
-from compare import report, run_arms, strategy_arms
 from manifests import drive_manifest, read_split_rows
+from strategy import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "drive.yaml"
 ARMS = ("scratch", "linear-probe", "finetune")

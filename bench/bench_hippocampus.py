@@ -15,8 +15,8 @@ Data: Medical Segmentation Decathlon Task04 (Simpson et al. 2019; Antonelli et a
 from __future__ import annotations
 
 from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides, other_encoder_arm
-from compare import report, run_arms
 from manifests import hippocampus_manifest
+from strategy import report, run_arms
 
 CONFIG = CONFIGS / "hippocampus.yaml"
 ARMS = ("unet-scratch", "imagenet-finetune")

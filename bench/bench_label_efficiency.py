@@ -4,39 +4,30 @@
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_label_efficiency.py --dataset hippocampus --seeds 0 \
         --pretrained RUN_DIR
 
-For each (fraction, seed) a class-stratified subset of the training split is drawn with that seed
-(validation and test stay whole) and written under --work (a MedMNIST npz copy, or a manifest);
-each arm then trains on it from the dataset's config. The claim tested: a pretrained strategy with
-25 % of the labels matches or beats scratch with 100 %. configs/hippocampus.yaml trains from
-scratch (there are no published 3D weights for its unet-res16 encoder offline), so on the
-hippocampus the pretrained arms need ``--pretrained RUN_DIR``: a medtl model directory with that
-encoder trained on other 3D data (not on the hippocampus itself, whose test cases it must not see).
-Results:
-docs/benchmarks/label_efficiency_<dataset>.{json,md,png}.
+The experiment is `medtl compare` (medtl.compare): this script only prepares the dataset (the
+MedMNIST npz as it is; a manifest with the fixed hippocampus split), turns its arms into compare arm
+specs and copies the comparison's report to docs/benchmarks/label_efficiency_<dataset>.{json,md,png}.
+Each seed draws a nested, class-stratified subset of the training split (validation and test stay
+whole; ``data.label_fraction``). The claim tested: a pretrained strategy with 25 % of the labels
+matches or beats scratch with 100 %. configs/hippocampus.yaml trains from scratch (no published 3D
+weights for its unet-res16 encoder offline), so on the hippocampus the pretrained arms need
+``--pretrained RUN_DIR``: a medtl model directory with that encoder trained on other 3D data (not on
+the hippocampus itself, whose test cases it must not see). The comparison folder is
+``--work/<dataset>``; a rerun continues it (finished runs are kept), ``--merge`` keeps its other arms
+in the page.
+
+Pages written before the script called `medtl compare` (commit 4e235d7 and earlier) drew one
+independent subset per (fraction, seed) instead of nested ones; their per-run `medtl train` commands
+name the subset files that version wrote.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
-from common import (
-    CONFIGS,
-    DATA,
-    Arm,
-    base_parser,
-    commands_block,
-    common_overrides,
-    fmt,
-    machine_info,
-    machine_line,
-    markdown_table,
-    pyplot,
-    save_figure,
-    subset_npz,
-    summarize,
-    write_results,
-)
-from compare import merged_rows, run_arms, strategy_arms
+from common import CONFIGS, DATA, base_parser, common_overrides, write_results
 from manifests import hippocampus_manifest
 
 DATASETS = {
@@ -52,34 +43,20 @@ DATASETS = {
 }
 
 
-SUBSETS = {"breastmnist": "class-stratified draws of the training split",
-           "hippocampus": "random draws of the training cases (seeded), at least 2 cases"}
-
-
-def subset(dataset: str, src: Path, work: Path, fraction: float, seed: int) -> Path:
-    folder = work / "subsets" / f"f{round(fraction * 100):03d}_s{seed}"
-    if dataset == "hippocampus":
-        return hippocampus_manifest(src, folder, fraction=fraction, fraction_seed=seed)
-    return src if fraction >= 1.0 else subset_npz(src, folder, fraction, seed)
-
-
-def plot(summary: list[dict], metric: str, path: Path, title: str) -> None:
-    fig, ax = pyplot().subplots(figsize=(5.5, 4))
-    for arm in dict.fromkeys(s["arm"] for s in summary):
-        pts = sorted((s["fraction"], *s[metric]) for s in summary if s["arm"] == arm)
-        xs, ms, ss = zip(*pts)
-        ax.errorbar([100 * x for x in xs], ms, yerr=ss, marker="o", capsize=3, label=arm)
-    ax.set_xscale("log")
-    ax.set_xticks([10, 25, 50, 100], labels=["10", "25", "50", "100"])
-    ax.set_xlabel("% of training labels")
-    ax.set_ylabel(f"test {metric}")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    save_figure(fig, path)
+def arm_specs(args, spec: dict) -> list[str]:
+    """The script's arms as `medtl compare` arm specs (NAME=KIND:KEY=VALUE...)."""
+    weights = [f"model.weights={args.pretrained.resolve()}"] if args.pretrained else []
+    extra = {"scratch": [f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else [],
+             "linear-probe": weights, "finetune": [*weights, *spec["finetune"]]}
+    specs = [":".join([f"{arm}={arm}", *extra[arm]]) for arm in args.arms]
+    if args.ssl:  # fine-tune from a `medtl pretrain` directory with the scratch arm's budget (see compare/arms.py)
+        specs.append(":".join([f"{args.ssl_arm}=pretrained", str(args.ssl.resolve()), *args.ssl_set]))
+    return specs
 
 
 def main(argv=None) -> int:
+    from medtl.compare import CompareConfig, compare
+
     p = base_parser(__doc__.splitlines()[0], name="label_efficiency")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="breastmnist")
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0])
@@ -92,6 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--ssl-arm", default="ssl", metavar="NAME", help="name of the --ssl arm (e.g. ssl-mim)")
     p.add_argument("--ssl-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra override of the --ssl arm (e.g. model.pretrained_decoder=false), repeatable")
+    p.add_argument("--budget-minutes", type=float, help="as `medtl compare --budget-minutes`")
     args = p.parse_args(argv)
     pretrained_arms = sorted({"linear-probe", "finetune"} & set(args.arms))
     if args.dataset == "hippocampus" and pretrained_arms and not args.pretrained and not args.encoder:
@@ -100,60 +78,36 @@ def main(argv=None) -> int:
     spec = DATASETS[args.dataset]
     work = args.work / args.dataset
     src = args.data or spec["data"]
-    weights = [f"model.weights={args.pretrained.resolve()}"] if args.pretrained else []
-    scratch = [f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else []
-    arms = strategy_arms(CONFIGS / spec["config"], scratch=scratch, probe=weights,
-                         finetune=[*weights, *spec["finetune"]], which=args.arms)
-    if args.ssl:
-        arms.append(ssl_arm(CONFIGS / spec["config"], args.ssl, name=args.ssl_arm, extra=args.ssl_set))
-    for arm in arms:
-        arm.deterministic = False  # each seed draws another subset
-    rows = []
-    for fraction in args.fractions:
-        for seed in args.seeds:
-            data = subset(args.dataset, src, work, fraction, seed)
-            for row in run_arms(arms, data, work / f"f{round(fraction * 100):03d}", [seed],
-                                extra=common_overrides(args)):
-                row["fraction"] = fraction
-                row["group"] = f"{row['arm']} @ {round(fraction * 100)}%"
-                rows.append(row)
-    docs = Path(args.docs)
-    name = f"label_efficiency_{args.dataset}"
-    if args.merge:  # keep the published runs of the (arm, fraction, seed) not rerun
-        rows = sorted(merged_rows(docs / f"{name}.json", rows, key=("arm", "fraction", "seed")),
-                      key=lambda r: (r["fraction"], r["arm"] != "scratch", r["arm"], r["seed"]))
-    metric = spec["metric"]
-    summary = summarize(rows, [metric], group="group")
-    for s in summary:
-        first = next(r for r in rows if r["group"] == s["group"])
-        s["arm"], s["fraction"] = first["arm"], first["fraction"]
-    info = machine_info()
-    plot(summary, metric, docs / f"{name}.png", f"{args.dataset}: label efficiency")
-    table = markdown_table(["arm", "% labels", "n seeds", f"test {metric}", "wall time (s)"],
-                           [[s["arm"], round(100 * s["fraction"]), s["n"], fmt(s[metric], n=s["n"]),
-                             fmt(s["wall_time_s"], 0, n=s["n"])]
-                            for s in summary])
-    md = (f"# Label efficiency: {args.dataset}\n\nMachine: {machine_line(info)}\n\n"
-          f"Subsets: {SUBSETS[args.dataset]}, one per seed (validation/test whole).\n\n"
-          f"{table}\n![label efficiency]({name}.png)\n\n{_verdict(summary, metric)}\n\n"
-          f"Commands:\n\n{commands_block(rows)}")
-    write_results(docs, name, {"benchmark": name, "machine": info, "metric": metric, "summary": summary,
-                               "runs": rows}, md)
+    data = hippocampus_manifest(src, args.work / "data") if args.dataset == "hippocampus" else src
+    arms, fractions, seeds = arm_specs(args, spec), sorted(args.fractions), list(args.seeds)
+    held = work / "compare.json"
+    if args.merge and held.is_file():  # keep the arms, fractions and seeds the comparison already has
+        old = json.loads(held.read_text())["config"]
+        names = {a.split("=", 1)[0] for a in arms}
+        arms = [a for a in old["arms"] if a.split("=", 1)[0] not in names] + arms
+        fractions = sorted(set(fractions) | set(old["fractions"]))
+        seeds = sorted(set(seeds) | set(old["seeds"]))
+    cfg = CompareConfig(data=str(data), out=str(work), config=str(CONFIGS / spec["config"]), arms=arms,
+                        fractions=fractions, seeds=seeds, overrides=common_overrides(args), resume=True,
+                        budget_minutes=args.budget_minutes)
+    result = compare(cfg)
+    return publish(args.docs, f"label_efficiency_{args.dataset}", args.dataset, result, spec["metric"])
+
+
+def publish(docs: Path, name: str, dataset: str, result, metric: str) -> int:
+    """The comparison's report as the benchmark page (plus the claim this benchmark tests)."""
+    out = Path(result.out)
+    results = json.loads((out / "results.json").read_text())
+    md = (out / "report.md").read_text(encoding="utf-8").replace("](label_efficiency.png)", f"]({name}.png)")
+    md = f"# Label efficiency: {dataset}\n" + md.split("\n", 1)[1]  # the report's title names the data file
+    md += "\n" + _verdict(result.analysis["summary"], metric) + "\n"
+    payload = {"benchmark": name, "machine": results["machine"], "metric": metric,
+               "summary": result.analysis["summary"], "runs": results["runs"], "skipped": results["skipped"],
+               "analysis": result.analysis, "command": results["command"]}
+    write_results(docs, name, payload, md)
+    if (out / "label_efficiency.png").is_file():
+        shutil.copyfile(out / "label_efficiency.png", Path(docs) / f"{name}.png")
     return 0
-
-
-def ssl_arm(config: Path, ssl_dir: Path, name: str = "ssl", extra=()):
-    """Fine-tune from a self-supervised run with the scratch arm's budget and learning rate: the
-    encoder trains at the decoder's rate (the weights are in-domain, not ImageNet features), its
-    BatchNorm statistics are re-estimated (they were computed on corrupted inputs), and a
-    segmentation decoder starts from the pretrained one."""
-    from medtl.train import load_config
-
-    cfg = load_config(config)
-    pretrained_decoder = ["model.pretrained_decoder=true"] if cfg.task == "segmentation" else []
-    return Arm(name, config, ["strategy=finetune", f"model.weights={Path(ssl_dir).resolve()}",
-                               f"optim.encoder_lr={cfg.optim.lr}", "finetune.freeze_bn=false",
-                               "finetune.lp_init=false", *pretrained_decoder, *extra])
 
 
 def _verdict(summary: list[dict], metric: str) -> str:

@@ -30,8 +30,8 @@ from common import (
     markdown_table,
     write_results,
 )
-from compare import merged_rows
 from manifests import hippocampus_manifest
+from strategy import merged_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {  # data: the dataset as the other benchmarks take it (--data); hippocampus: its root folder

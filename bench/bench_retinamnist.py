@@ -9,7 +9,7 @@ Data: RetinaMNIST, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41; DeepDRiD chall
 from __future__ import annotations
 
 from common import CONFIGS, DATA, add_tta_flag, base_parser, common_overrides
-from compare import report, run_arms, strategy_arms
+from strategy import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "retinamnist.yaml"
 REFERENCES = [("ResNet-18 (28), MedMNIST v2", "AUC 0.717 / ACC 0.524")]

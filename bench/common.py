@@ -12,7 +12,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import time
 from collections.abc import Iterable, Sequence
@@ -20,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
+from medtl.compare.machine import machine_info, machine_line  # noqa: F401 (re-exported)
+from medtl.compare.stats import mean_sd as mean_std  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
@@ -96,33 +96,7 @@ def other_encoder_arm(overrides: Sequence[str], args) -> list[str]:
 
 
 # ------------------------------------------------------------------ machine
-def machine_info() -> dict:
-    import monai
-    import torch
-
-    import medtl
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {
-        "cpu": cpu, "cores": cores, "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "monai": monai.__version__, "medtl": getattr(medtl, "__version__", "?"),
-        "python": platform.python_version(), "os": platform.platform(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    try:
-        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    return info
+# machine_info / machine_line: medtl.compare.machine (the product records the same facts)
 
 
 # ------------------------------------------------------------------ runs
@@ -203,14 +177,6 @@ def _load() -> float | None:
 
 
 # ------------------------------------------------------------------ statistics
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for a single value); NaNs are dropped."""
-    vals = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
-    if len(vals) == 0:
-        return float("nan"), float("nan")
-    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-
-
 def summarize(rows: list[dict], metrics: Sequence[str], *, split: str = "test", group: str = "arm") -> list[dict]:
     """Per group (in first-seen order): n, mean/std of each metric, mean wall time."""
     order: list = []
@@ -253,41 +219,6 @@ def summary_table(summary: list[dict], metrics: Sequence[str], *, group: str = "
                if with_tta else []),
              fmt(s["wall_time_s"], 0, n=s["n"])] for s in summary]
     return markdown_table(headers, rows)
-
-
-# ------------------------------------------------------------------ subsets (label efficiency)
-def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """A seeded class-stratified subset (at least one item per class), sorted."""
-    labels = np.asarray(labels).reshape(len(labels), -1)[:, 0]
-    rng = np.random.default_rng(seed)
-    keep = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        n = max(1, int(round(fraction * len(idx))))
-        keep.append(rng.choice(idx, size=n, replace=False))
-    return np.sort(np.concatenate(keep))
-
-
-def subset_npz(src: Path, dst_dir: Path, fraction: float, seed: int) -> Path:
-    """Copy a MedMNIST npz keeping ``fraction`` of its train split (val/test unchanged).
-
-    The copy keeps the file name, so medtl still recognises the dataset (label names, modality).
-    """
-    from medtl.fileio import atomic_write_bytes
-
-    dst = Path(dst_dir) / Path(src).name
-    if dst.is_file():
-        return dst
-    with np.load(src, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    idx = stratified_indices(arrays["train_labels"], fraction, seed)
-    arrays["train_images"], arrays["train_labels"] = arrays["train_images"][idx], arrays["train_labels"][idx]
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(dst, buf.getvalue())
-    return dst
 
 
 # ------------------------------------------------------------------ results
@@ -334,10 +265,3 @@ def write_results(docs: Path, name: str, payload: dict, markdown: str) -> tuple[
 def commands_block(rows: list[dict]) -> str:
     cmds = [r["command"] for r in rows if r.get("command")]
     return "```\n" + "\n".join(cmds) + "\n```\n" if cmds else ""
-
-
-def machine_line(info: dict) -> str:
-    gpu = f", GPU {info['gpu']}" if info.get("gpu") else ""
-    load = f", 1-min load {info['load_avg_1m']}" if "load_avg_1m" in info else ""
-    return (f"{info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch threads{gpu}{load}); "
-            f"torch {info['torch']}, MONAI {info['monai']}, medtl {info['medtl']}; {info['date_utc']}")

@@ -43,9 +43,9 @@ def hippocampus_split(n: int, *, seed: int = 0, test_fraction: float = 0.2, val_
     return split
 
 
-def hippocampus_manifest(root: Path, dst: Path, *, seed: int = 0, fraction: float = 1.0,
-                         fraction_seed: int = 0) -> Path:
-    """``dst/hippocampus.csv`` (+ sidecar: label names, modality MR); ``fraction`` of train kept."""
+def hippocampus_manifest(root: Path, dst: Path, *, seed: int = 0) -> Path:
+    """``dst/hippocampus.csv`` (+ sidecar: label names, modality MR). Label fractions of its train split:
+    ``data.label_fraction`` (medtl compare)."""
     root = Path(root)
     images = sorted((root / "images").glob("*.nii.gz"))
     pairs = [(img, root / "labels" / img.name) for img in images if (root / "labels" / img.name).is_file()]
@@ -54,11 +54,6 @@ def hippocampus_manifest(root: Path, dst: Path, *, seed: int = 0, fraction: floa
     split = hippocampus_split(len(pairs), seed=seed)
     rows = [{"image": str(img.resolve()), "mask": str(lab.resolve()), "patient_id": img.name.split(".")[0],
              "split": s} for (img, lab), s in zip(pairs, split)]
-    if fraction < 1.0:
-        train = [i for i, r in enumerate(rows) if r["split"] == "train"]
-        rng = np.random.default_rng(fraction_seed)
-        keep = set(rng.choice(train, size=max(2, int(round(fraction * len(train)))), replace=False).tolist())
-        rows = [r for i, r in enumerate(rows) if r["split"] != "train" or i in keep]
     path = Path(dst) / "hippocampus.csv"
     _write_csv(path, rows, ["image", "mask", "patient_id", "split"])
     atomic_write_json(path.with_suffix(".json"), {"label_names": ["background", "anterior", "posterior"],

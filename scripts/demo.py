@@ -1,8 +1,9 @@
 """The README's main job, end to end on the bundled sample_data/ (run by ``make demo``).
 
 It runs the same ``medtl`` commands a user would type, in this process, and prints each one:
-inspect the scans, fine-tune an ImageNet encoder on the small classification task, score the
-images, fine-tune the same ImageNet encoder inflated to 3D on the small CT segmentation task,
+inspect the scans, compare two ways of transferring an ImageNet encoder to the small
+classification task (linear probe vs fine-tuning, at 25 % and 100 % of the labels: ``medtl
+compare``), score the images with the recommended model, fine-tune the same ImageNet encoder inflated to 3D on the small CT segmentation task,
 score the volumes, and say how to open the review app. The training settings live in
 ``configs/demo_classification.yaml`` and ``configs/demo_segmentation.yaml`` (``--config``).
 Outputs go to ``demo_output/`` (or the folder given with ``--out``); the demo's own subfolders
@@ -24,7 +25,7 @@ from medtl.cli.main import main as medtl
 
 ROOT = Path(__file__).resolve().parents[1]
 # The demo's own subfolders of --out: the only things it deletes before running again.
-OUTPUTS = ("classification_run", "classification_scores", "segmentation_run", "segmentation_scores",
+OUTPUTS = ("classification_compare", "classification_scores", "segmentation_run", "segmentation_scores",
            "embedding_cache")
 
 
@@ -72,12 +73,23 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
 
+def recommended_run(compare_dir: Path) -> Path:
+    """The comparison's recommended arm, trained on all the labels (seed 0): a model directory."""
+    results = _read_json(compare_dir / "results.json")
+    arm = ((results.get("analysis") or {}).get("recommendation") or {}).get("arm")
+    if not arm:
+        raise SystemExit(f"demo step failed: no recommendation in {compare_dir / 'results.json'}")
+    return compare_dir / "runs" / arm / "1" / "seed0"
+
+
 def summary(out: Path, wall_s: float) -> str:
-    cls = _read_json(out / "classification_run" / "metrics.json").get("test", {})
+    cls_run = recommended_run(out / "classification_compare")
+    cls = _read_json(cls_run / "metrics.json").get("test", {})
     seg = _read_json(out / "segmentation_run" / "metrics.json").get("test", {})
     lines = [f"\nSummary ({wall_s:.0f} s in all)",
-             f"  classification, test split (n={cls.get('n', '?')}): AUC {_fmt(cls.get('auc'))}, "
-             f"accuracy {_fmt(cls.get('accuracy'))}",
+             f"  classification ({cls_run.parts[-3]}, recommended by the comparison), test split "
+             f"(n={cls.get('n', '?')}): AUC {_fmt(cls.get('auc'))}, accuracy {_fmt(cls.get('accuracy'))}",
+             f"  transfer report: {shown(out / 'classification_compare' / 'report.html')}",
              f"  segmentation, test split (n={seg.get('n', '?')}): Dice {_fmt(seg.get('dice'))}"]
     for name in ("classification_scores", "segmentation_scores"):
         counts = _read_json(out / name / "run_manifest.json").get("counts", {})
@@ -102,12 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     #    Exit 1 is expected: sample_data/ deliberately holds a few files that are not scans.
     run(["inspect", shown(data)], ok_codes=(0, 1))
 
-    # 2. Classification: fine-tune real ImageNet EfficientNet-Lite0 weights (LP-FT). The embedding
-    #    cache of the linear-probe step goes to the demo's folder, not to ~/.cache.
-    cls_run = out / "classification_run"
-    run(["train", "--config", shown(ROOT / "configs" / "demo_classification.yaml"),
-         "--data", shown(data / "classification.csv"), "--out", shown(cls_run), "--quiet",
+    # 2. Classification: which transfer strategy, and how many labels? Real ImageNet
+    #    EfficientNet-Lite0 weights as a frozen feature extractor (linear probe) vs fine-tuned
+    #    (LP-FT), each at 25 % and 100 % of the training labels (one seed: a demo, not a verdict).
+    #    Every run is a model directory; the recommended arm's full-data run scores the images.
+    #    The embedding cache goes to the demo's folder, not to ~/.cache.
+    cmp = out / "classification_compare"
+    run(["compare", "--config", shown(ROOT / "configs" / "demo_classification.yaml"),
+         "--data", shown(data / "classification.csv"), "--out", shown(cmp), "--arms", "linear-probe", "finetune",
+         "--fractions", "0.25,1", "--seeds", "1", "--quiet",
          "--set", f"linear_probe.cache_dir={shown(out / 'embedding_cache')}"])
+    cls_run = recommended_run(cmp)
     run(["score", "--model", shown(cls_run), "--input", shown(data / "images"),
          "--output", shown(out / "classification_scores"), "--quiet"], ok_codes=(0, 1))
 

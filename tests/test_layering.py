@@ -59,6 +59,7 @@ def test_package_graph_is_acyclic():
 
 
 @pytest.mark.parametrize("low, high", [("continual", "train"), ("data", "train"), ("models", "train"),
-                                       ("train", "pretrain"), ("continual", "pretrain")])
+                                       ("train", "pretrain"), ("continual", "pretrain"), ("train", "compare"),
+                                       ("pretrain", "compare"), ("infer", "compare"), ("review", "compare")])
 def test_lower_layers_do_not_import_higher_ones(low, high):
     assert high not in _package_imports().get(low, set()), f"medtl.{low} must not import medtl.{high}"

@@ -32,6 +32,10 @@ class DataConfig:
     cache: str = "memory"  # memory | disk | none (decoded, preprocessed images)
     num_workers: int = 0
     balance: str = "weights"  # weights (class-weighted loss) | sampler (WeightedRandomSampler) | none
+    # train on a seeded, stratified share of the training split's labels (val/test unchanged);
+    # subsets are nested across fractions for one label_seed (medtl.data.subsets; medtl compare)
+    label_fraction: float = 1.0
+    label_seed: int = 0
 
 
 @dataclass
@@ -129,6 +133,8 @@ class TrainConfig:
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         validate_run(self)
+        if not 0.0 < self.data.label_fraction <= 1.0:
+            raise ConfigError(f"data.label_fraction must be in (0, 1], got {self.data.label_fraction!r}")
         if self.data.balance not in ("weights", "sampler", "none"):
             raise ConfigError(f"data.balance must be weights, sampler or none, got {self.data.balance!r}")
         if self.positive_class is not None and self.task != "classification":

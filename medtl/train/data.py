@@ -80,6 +80,25 @@ def derive_preprocess(cfg: TrainConfig, source, pretrained_cfg, in_channels: int
     return PreprocessConfig(**{k: v for k, v in values.items() if k in known})
 
 
+def apply_label_fraction(source, fraction: float, seed: int, task: str, log=print) -> None:
+    """Keep ``fraction`` of the training records (medtl.data.subsets), in place; the data fingerprint
+    then names the subset, so caches and the model card tell the subset from the full data."""
+    if fraction >= 1.0:
+        return
+    import hashlib
+
+    from medtl.data.subsets import label_subset
+
+    full = source.records["train"]
+    kept = label_subset(full, task, fraction, seed)
+    source.records["train"] = kept
+    source.fingerprint = hashlib.sha256(f"{source.fingerprint}|labels {fraction!r} seed {seed}".encode()).hexdigest()[
+        : len(source.fingerprint) or 16]
+    source.extra["label_fraction"] = {"fraction": fraction, "seed": seed, "n_train_full": len(full)}
+    log(f"labels: training on {len(kept)} of {len(full)} training items (label_fraction {fraction:g}, "
+        f"label_seed {seed}); val/test unchanged")
+
+
 def strip_records(records: list[dict], task: str) -> list[dict]:
     """Only what the model consumes (MONAI collation cannot batch ``None`` patient ids)."""
     keys = ("image", "label") if task == "classification" else ("image", "mask")

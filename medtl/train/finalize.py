@@ -20,6 +20,8 @@ from medtl.train.data import make_loader
 from medtl.train.loop import Runtime, predict
 from medtl.train.metrics import classification_metrics, youden_threshold
 
+TEST_CASES = "test_cases.npz"  # per-case test outputs of a run (write_test_cases)
+
 
 def _logits(model, split: str, datasets: dict, feats: dict | None, rt: Runtime, cfg: TrainConfig, multilabel: bool):
     """(logits, labels) of a split: from cached embeddings (linear probe) or through the model."""
@@ -38,8 +40,9 @@ def _logits(model, split: str, datasets: dict, feats: dict | None, rt: Runtime, 
 
 
 def classification_results(model, datasets, feats, rt, cfg, multilabel: bool,
-                           positive: int = 1) -> tuple[dict, float, float]:
-    """(metrics {"val", "test"}, threshold, temperature); binary sensitivity is for class ``positive``."""
+                           positive: int = 1) -> tuple[dict, float, float, dict | None]:
+    """(metrics {"val", "test"}, threshold, temperature, per-case test outputs {"probs", "labels"} or
+    None); binary sensitivity is for class ``positive``."""
     vl, vy = _logits(model, "val", datasets, feats, rt, cfg, multilabel)
     temperature = fit_temperature(vl, vy, multilabel=multilabel) if cfg.calibrate else 1.0
     p_raw = probabilities(vl, multilabel=multilabel)
@@ -51,16 +54,18 @@ def classification_results(model, datasets, feats, rt, cfg, multilabel: bool,
     val["ece_before"] = expected_calibration_error(p_raw, vy, multilabel=multilabel)
     val["ece_after"] = expected_calibration_error(p_val, vy, multilabel=multilabel)
     tl, ty = _logits(model, "test", datasets, feats, rt, cfg, multilabel)
-    test = None
+    test, cases = None, None
     if tl is not None and len(tl):
         p_test = probabilities(tl, temperature=temperature, multilabel=multilabel)
         test = classification_metrics(p_test, ty, threshold=threshold, multilabel=multilabel, positive=positive)
         test["ece"] = expected_calibration_error(p_test, ty, multilabel=multilabel)
-    return {"val": val, "test": test}, threshold, temperature
+        cases = {"probs": p_test.astype(np.float32), "labels": np.asarray(ty)}
+    return {"val": val, "test": test}, threshold, temperature, cases
 
 
-def segmentation_results(model, datasets, rt, cfg, label_names) -> dict:
-    out = {}
+def segmentation_results(model, datasets, rt, cfg, label_names) -> tuple[dict, dict | None]:
+    """(metrics {"val", "test"}, per-case test Dice {"dice": (N, labels - 1)} or None)."""
+    out, cases = {}, None
     for split in ("val", "test"):
         ds = datasets.get(split)
         if ds is None or len(ds) == 0:
@@ -68,9 +73,27 @@ def segmentation_results(model, datasets, rt, cfg, label_names) -> dict:
             continue
         loader = make_loader(ds, batch_size=cfg.batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=cfg.data.num_workers)
-        out[split] = predict(model, loader, rt, task="segmentation", multilabel=False, label_names=label_names,
-                             hd95=True, desc=split)["metrics"]
-    return out
+        res = predict(model, loader, rt, task="segmentation", multilabel=False, label_names=label_names,
+                      hd95=True, desc=split)
+        out[split] = res["metrics"]
+        if split == "test":
+            cases = {"dice": res["dice_per_case"].astype(np.float32)}
+    return out, cases
+
+
+def write_test_cases(run_dir: Path, cases: dict | None) -> None:
+    """``test_cases.npz``: the test split's per-case outputs (classification: calibrated probabilities
+    and labels; segmentation: Dice per case and foreground label), in the order of the split, so
+    runs on the same test split can be compared case by case (``medtl compare``'s paired bootstrap)."""
+    if not cases:
+        return
+    import io
+
+    from medtl.fileio import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, **cases)
+    atomic_write_bytes(Path(run_dir) / TEST_CASES, buf.getvalue())
 
 
 def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, rt: Runtime, run_dir: Path, *,
@@ -84,10 +107,10 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
     threshold, temperature = 0.5, 1.0
     is_binary = binary_single_label(cfg.task, source.label_names, source.multilabel)
     if cfg.task == "classification":
-        metrics, threshold, temperature = classification_results(model, datasets, feats, rt, cfg, source.multilabel,
+        metrics, threshold, temperature, cases = classification_results(model, datasets, feats, rt, cfg, source.multilabel,
                                                                   positive)
     else:
-        metrics = segmentation_results(model, datasets, rt, cfg, source.label_names)
+        metrics, cases = segmentation_results(model, datasets, rt, cfg, source.label_names)
     metrics.update({
         "wall_time_s": round(time.perf_counter() - t0, 2),
         "epochs": int(epochs_run),
@@ -103,7 +126,8 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
     run_dir = Path(run_dir)
     counts = {s: len(source.records.get(s) or []) for s in ("train", "val", "test")}
     data_info = {"source": str(source.source), "fingerprint": source.fingerprint, "counts": counts,
-                 "modality": source.modality, "spatial_dims": source.spatial_dims}
+                 "modality": source.modality, "spatial_dims": source.spatial_dims,
+                 **({"label_fraction": source.extra["label_fraction"]} if "label_fraction" in source.extra else {})}
     provenance = {"init_from": str(cfg.init_from) if cfg.init_from else None, "strategy": cfg.strategy}
     info = save_model_dir(run_dir, model.to("cpu"), model_cfg=model_cfg, preprocess=preprocess,
                           label_names=source.label_names, multilabel=source.multilabel, threshold=threshold,
@@ -112,6 +136,7 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
                           extra={"training": {"data": data_info, "config": "config.yaml", "metrics": "metrics.json"}})
     model.to(rt.device)
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
+    write_test_cases(run_dir, cases)
     atomic_write_json(run_dir / "metrics.json", metrics)
     metric_name = "auc" if cfg.task == "classification" else "dice"
     if history:

@@ -151,7 +151,8 @@ def train_epoch(model, loader, objective: Objective, optimizer, scheduler, scale
 @torch.no_grad()
 def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=None, label_names=None,
             hd95: bool = False, desc: str = "eval", forward: Callable | None = None) -> dict:
-    """Classification: ``{"logits", "labels", "loss"}``; segmentation: ``{"metrics", "loss"}``.
+    """Classification: ``{"logits", "labels", "loss"}``; segmentation: ``{"metrics", "loss",
+    "dice_per_case"}`` (an (N, labels - 1) array, NaN where a label is absent from a case).
 
     ``forward`` replaces ``model(x)`` (e.g. flip TTA returning averaged probabilities: they are
     then what "logits" holds, and segmentation metrics take their argmax just the same).
@@ -176,7 +177,7 @@ def predict(model, loader, rt: Runtime, *, task: str, multilabel: bool, loss_fn=
             labels_all.append(y.cpu().numpy())
     loss = total / count if count and loss_fn is not None else None
     if meter is not None:
-        return {"metrics": meter.compute(), "loss": loss}
+        return {"metrics": meter.compute(), "loss": loss, "dice_per_case": meter.per_case("dice")}
     k = getattr(model, "num_classes", None)
     logits = np.concatenate(logits_all) if logits_all else np.zeros((0, k or 1), np.float32)
     labels = np.concatenate(labels_all) if labels_all else np.zeros((0,), np.int64)

@@ -156,6 +156,15 @@ class SegmentationMeter:
         out["n"] = int(dice.shape[0])
         return out
 
+    def per_case(self, key: str = "dice") -> np.ndarray:
+        """(N, labels - 1) values per case and foreground label (NaN where undefined)."""
+        meter = self.dice if key == "dice" else self.hd
+        buffer = None if meter is None else meter.get_buffer()
+        if buffer is None or len(buffer) == 0:
+            return np.zeros((0, self.k - 1), np.float64)
+        values = buffer.cpu().numpy().astype(np.float64)
+        return np.where(np.isfinite(values), values, np.nan)
+
     def _per_label(self, key: str, values: np.ndarray) -> dict:
         """``{key}_<label>`` per foreground label (mean over cases that define it) and their mean."""
         out: dict = {}

@@ -167,6 +167,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
     from medtl.data import load_source
     from medtl.models import build_model
     from medtl.train.data import (
+        apply_label_fraction,
         build_datasets,
         check_input_size,
         class_weights,
@@ -182,6 +183,7 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
                          test_fraction=cfg.data.test_fraction)
     positive = resolve_positive_class(cfg.positive_class, source.label_names, multilabel=source.multilabel)
     rt = resolve_runtime(cfg, source.spatial_dims)
+    apply_label_fraction(source, cfg.data.label_fraction, cfg.data.label_seed, cfg.task, log=rt.log)
     if cfg.strategy == "scratch" and cfg.model.weights != "none":
         rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
         cfg.model.weights = "none"

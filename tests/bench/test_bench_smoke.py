@@ -172,8 +172,10 @@ def test_label_efficiency_speed_and_readme(data, tmp_path):
         (a, f) for a in ("scratch", "linear-probe") for f in (0.25, 1.0)}
     assert (docs / "label_efficiency_breastmnist.png").stat().st_size > 1000
     assert "pretrained @ 25 %" in (docs / "label_efficiency_breastmnist.md").read_text()
-    with np.load(next((tmp_path / "le" / "breastmnist" / "subsets").glob("f025_s0/*.npz"))) as z:
-        assert len(z["train_labels"]) == 10 and set(z["train_labels"].ravel()) == {0, 1}
+    for run in le["runs"]:  # medtl compare's nested, stratified label subsets; val/test whole
+        counts = json.loads((Path(run["run_dir"]) / "model.json").read_text())["training"]["data"]["counts"]
+        assert counts == {"train": 10 if run["fraction"] == 0.25 else 40, "val": 12, "test": 16}
+    assert (tmp_path / "le" / "breastmnist" / "report.html").is_file()
     _run("bench_speed", ["--data", str(data["breast"]), "--hippocampus", str(data["hippo"]), "--work",
                          str(tmp_path / "s"), "--docs", str(docs), "--step-size", "32", "--step-rounds", "2",
                          "--step-steps", "2", "--pipeline-epochs", "2", *TINY])
@@ -231,7 +233,7 @@ def test_gpu_check_runs_its_parts_on_the_cpu(data, tmp_path):
 
 def test_probe_arm_follows_the_task():
     from common import CONFIGS
-    from compare import strategy_arms
+    from strategy import strategy_arms
 
     clf = strategy_arms(CONFIGS / "breastmnist.yaml", which=["linear-probe"])[0]
     seg = strategy_arms(CONFIGS / "hippocampus.yaml", probe=["model.weights=RUN"], which=["linear-probe"])[0]

@@ -1,4 +1,4 @@
-"""Strategy comparison on one dataset: arms x seeds -> results table (JSON + Markdown).
+"""Strategy comparison on one dataset at all its labels: arms x seeds -> results page (JSON + Markdown).
 
 Used by the per-dataset scripts (bench_breastmnist.py, bench_retinamnist.py, bench_adrenal.py,
 bench_hippocampus.py, bench_drive.py). Each arm is a config file plus overrides; every run is a

@@ -1,0 +1,110 @@
+"""From the runs of a comparison to its findings: per-fraction summaries, paired differences between
+arms, and the recommendation (the cheapest arm within noise of the best)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from medtl.compare.stats import PairedDifference, mean_sd, paired_difference
+
+METRIC = {"classification": "auc", "segmentation": "dice"}
+
+
+def load_cases(run_dir: str | Path) -> dict | None:
+    from medtl.train.finalize import TEST_CASES
+
+    path = Path(run_dir) / TEST_CASES
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def summarise(rows: list[dict], arms: list[str], fractions: list[float], metric: str) -> list[dict]:
+    """One entry per (fraction, arm) that ran: n, seeds, mean/sd of the test metric, items, time."""
+    out = []
+    for f in fractions:
+        for arm in arms:
+            rs = [r for r in rows if r["arm"] == arm and r["fraction"] == f]
+            if not rs:
+                continue
+            out.append({"fraction": f, "arm": arm, "n": len(rs), "seeds": sorted(r["seed"] for r in rs),
+                        "n_train": int(np.median([r["n_train"] for r in rs])),
+                        metric: mean_sd([(r.get("test") or {}).get(metric) for r in rs]),
+                        "wall_time_s": mean_sd([r.get("wall_time_s") for r in rs])})
+    return out
+
+
+def _cases_by_seed(rows: list[dict], arm: str, fraction: float) -> dict[int, dict]:
+    out = {}
+    for r in rows:
+        if r["arm"] == arm and r["fraction"] == fraction:
+            cases = load_cases(r["run_dir"])
+            if cases is not None:
+                out[r["seed"]] = cases
+    return out
+
+
+def pairs(rows: list[dict], arms: list[str], fractions: list[float], *, resamples: int, confidence: float) -> list[dict]:
+    """Every pair of arms at every fraction where both ran: difference a - b and its interval."""
+    out = []
+    for f in fractions:
+        present = [a for a in arms if any(r["arm"] == a and r["fraction"] == f for r in rows)]
+        cases = {a: _cases_by_seed(rows, a, f) for a in present}
+        for a, b in combinations(present, 2):
+            d = paired_difference(a, b, cases[a], cases[b], resamples=resamples, confidence=confidence)
+            out.append({"fraction": f, **d.to_dict()})
+    return out
+
+
+def recommend(summary: list[dict], pair_list: list[dict], metric: str, rows: list[dict], *, resamples: int,
+              confidence: float) -> dict | None:
+    """At the largest fraction run: the best arm by mean, the arms not separable from it, and the
+    cheapest of those (mean wall time); then the smallest fraction at which that arm is not separable
+    from its own result at the largest fraction (how many labels it needs)."""
+    if not summary:
+        return None
+    top_f = max(s["fraction"] for s in summary)
+    at_top = [s for s in summary if s["fraction"] == top_f and np.isfinite(s[metric][0])]
+    if not at_top:
+        return None
+    best = max(at_top, key=lambda s: s[metric][0])
+    within = [best]
+    for s in at_top:
+        if s is best:
+            continue
+        p = next((p for p in pair_list if p["fraction"] == top_f and {p["a"], p["b"]} == {s["arm"], best["arm"]}),
+                 None)
+        if p is not None and not p["separable"] and np.isfinite(p["diff"]):
+            within.append(s)
+    chosen = min(within, key=lambda s: s["wall_time_s"][0] if np.isfinite(s["wall_time_s"][0]) else np.inf)
+    needs = _labels_needed(chosen["arm"], top_f, summary, rows, resamples=resamples, confidence=confidence)
+    return {"arm": chosen["arm"], "fraction": top_f, metric: chosen[metric], "best": best["arm"],
+            "within_noise": [s["arm"] for s in within], "wall_time_s": chosen["wall_time_s"], "labels_needed": needs}
+
+
+def _labels_needed(arm: str, top_f: float, summary: list[dict], rows: list[dict], *, resamples: int,
+                   confidence: float) -> dict | None:
+    full = _cases_by_seed(rows, arm, top_f)
+    for s in sorted((s for s in summary if s["arm"] == arm and s["fraction"] < top_f), key=lambda s: s["fraction"]):
+        d: PairedDifference = paired_difference(f"{arm}@{s['fraction']:g}", f"{arm}@{top_f:g}",
+                                                _cases_by_seed(rows, arm, s["fraction"]), full,
+                                                resamples=resamples, confidence=confidence)
+        if np.isfinite(d.diff) and not d.separable:
+            return {"fraction": s["fraction"], "n_train": s["n_train"], **d.to_dict()}
+    return None
+
+
+def analyse(rows: list[dict], arms: list[str], fractions: list[float], task: str, *, resamples: int = 2000,
+            confidence: float = 0.95) -> dict:
+    metric = METRIC[task]
+    summary = summarise(rows, arms, fractions, metric)
+    pair_list = pairs(rows, arms, fractions, resamples=resamples, confidence=confidence)
+    rec = recommend(summary, pair_list, metric, rows, resamples=resamples, confidence=confidence)
+    times = {a: mean_sd([r.get("wall_time_s") for r in rows if r["arm"] == a]) for a in arms}
+    totals = {a: float(sum(r.get("wall_time_s") or 0.0 for r in rows if r["arm"] == a)) for a in arms}
+    return {"metric": metric, "summary": summary, "pairs": pair_list, "recommendation": rec,
+            "time_per_run_s": times, "time_total_s": totals, "confidence": confidence, "resamples": resamples}

@@ -1,0 +1,87 @@
+"""Which runs a comparison makes, in which order, and how long each is expected to take.
+
+Order (most informative first, so a budget or an interruption leaves the most useful report):
+every arm at the smallest and at the largest fraction for each seed, then the fractions between.
+Cost: a per-run estimate ``fixed + rate * n_train`` learnt from what has run so far; before any run
+has finished, from the first epoch of the first run (seconds per training item per epoch, times
+the configured epochs: early stopping only makes runs cheaper than that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from medtl.compare.arms import Arm
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    arm: Arm
+    fraction: float
+    seed: int
+    out: Path
+
+    @property
+    def key(self) -> tuple[str, float, int]:
+        return (self.arm.name, self.fraction, self.seed)
+
+    @property
+    def label(self) -> str:
+        return f"{self.arm.name} @ {fraction_label(self.fraction)} seed {self.seed}"
+
+
+def fraction_label(fraction: float) -> str:
+    return f"{100 * fraction:g} %"
+
+
+def run_dir(out: Path, arm: Arm, fraction: float, seed: int) -> Path:
+    return Path(out) / "runs" / arm.name / f"{fraction:g}" / f"seed{seed}"
+
+
+def plan_runs(arms: list[Arm], fractions: list[float], seeds: list[int], out: Path) -> list[RunSpec]:
+    fractions = sorted(fractions)
+    ends = [fractions[0]] + ([fractions[-1]] if len(fractions) > 1 else [])
+    middle = fractions[1:-1]
+    order: list[RunSpec] = []
+    for group in (ends, middle):
+        for seed in seeds:
+            for f in group:
+                for arm in arms:
+                    order.append(RunSpec(arm, f, seed, run_dir(out, arm, f, seed)))
+    return order
+
+
+class Estimator:
+    """Seconds a run is expected to take, from the runs measured so far."""
+
+    def __init__(self, epochs: int):
+        self.epochs = max(1, int(epochs))
+        self.runs: dict[str, list[tuple[int, float]]] = {}  # arm -> [(n_train, seconds)]
+        self.epoch_rate: float | None = None  # seconds per training item per epoch (first epoch seen)
+        self.setup_s = 0.0
+
+    def observe_first_epoch(self, n_train: int, setup_s: float, epoch_s: float) -> None:
+        if self.epoch_rate is None and n_train > 0:
+            self.epoch_rate = epoch_s / n_train
+            self.setup_s = max(0.0, setup_s)
+
+    def observe_run(self, arm: str, n_train: int, seconds: float) -> None:
+        self.runs.setdefault(arm, []).append((int(n_train), float(seconds)))
+
+    def estimate(self, arm: str, n_train: int) -> float | None:
+        seen = self.runs.get(arm) or []
+        if len({n for n, _ in seen}) >= 2:  # least squares fixed + rate * n (rate >= 0)
+            import numpy as np
+
+            n = np.array([p[0] for p in seen], float)
+            s = np.array([p[1] for p in seen], float)
+            rate, fixed = np.polyfit(n, s, 1)
+            rate = max(rate, 0.0)
+            return float(max(fixed + rate * n_train, min(s)))
+        if seen:  # one size measured: proportional, never below a tenth of it (fixed costs)
+            n0, s0 = seen[-1]
+            return float(max(s0 * n_train / max(n0, 1), 0.1 * s0))
+        if self.epoch_rate is not None:
+            return self.setup_s + self.epoch_rate * n_train * self.epochs
+        return None
