@@ -17,7 +17,7 @@ import os
 import sys
 
 # Explicit list (no folder scanning): subcommand module names under medtl.cli.
-COMMANDS = ("inspect", "pretrain", "train", "evaluate", "score", "review", "reviews", "select", "weights", "demo")
+COMMANDS = ("inspect", "manifest", "pretrain", "train", "evaluate", "score", "review", "reviews", "select", "weights", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

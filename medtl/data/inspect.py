@@ -61,3 +61,16 @@ def format_table(records: list[dict]) -> str:
     failed = sum(r["error"] is not None for r in records)
     lines.append(f"{len(records)} scan(s), {len(records) - failed} ok, {failed} failed")
     return "\n".join(lines)
+
+
+def layout_line(path: str | Path) -> str | None:
+    """"layout: <what medtl train --data would read>" for a folder, None for a file."""
+    from medtl.data.layouts import infer_layout
+    from medtl.errors import DataError
+
+    if not Path(path).is_dir():
+        return None
+    try:
+        return f"layout: {infer_layout(path).summary}"
+    except DataError as exc:
+        return f"layout: none usable by `medtl train --data` ({exc.message})"

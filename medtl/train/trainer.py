@@ -182,6 +182,8 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
                          test_fraction=cfg.data.test_fraction)
     positive = resolve_positive_class(cfg.positive_class, source.label_names, multilabel=source.multilabel)
     rt = resolve_runtime(cfg, source.spatial_dims)
+    if source.extra.get("layout"):
+        rt.log(f"data: {source.extra['layout']}")
     if cfg.strategy == "scratch" and cfg.model.weights != "none":
         rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
         cfg.model.weights = "none"
