@@ -37,6 +37,9 @@ def _scans(folder: Path) -> tuple[list[Path], list[str]]:
     for ref in discover_scans(folder):
         if ref.error is not None:
             left_out.append(f"{ref.path}: {ref.error.message}")
+        elif ref.part:
+            left_out.append(f"{ref.path}: part {ref.part} of a series mixing sizes or orientations; a manifest "
+                            "names whole series, so move the part's files into a folder of their own")
         elif "#" in ref.id:
             left_out.append(f"{ref.path}: folder holds several DICOM series (series {ref.series_uid}); "
                             "give each series its own folder")
