@@ -55,6 +55,10 @@ def load_source(
         raise DataError("expected a manifest .csv, a MedMNIST .npz or a dataset folder", path=path)
     if path.suffix.lower() == ".npz":
         return _from_npz(path, task)
+    from medtl.data.layouts import dicom_csv
+
+    if dicom_csv.matches(path):  # labels keyed by DICOM identifiers, joined to the series under a folder
+        return _from_layout(path, task, seed, val_fraction, test_fraction)
     return _from_manifest(path, task, seed, val_fraction, test_fraction)
 
 
@@ -99,12 +103,13 @@ def _from_manifest(path: Path, task: str, seed: int, val_f: float, test_f: float
 
 
 def _from_layout(path: Path, task: str, seed: int, val_f: float, test_f: float) -> DataSource:
-    """A folder in one of the field's layouts (medtl.data.layouts), read as its inferred manifest."""
+    """A folder in one of the field's layouts, or a labels CSV keyed by DICOM identifiers
+    (medtl.data.layouts), read as its inferred manifest."""
     from medtl.data.layouts import infer_layout
     from medtl.data.layouts.write import manifest_text
 
     layout = infer_layout(path, task=task)
-    text = manifest_text(layout, path)
+    text = manifest_text(layout, layout.root)
     src = _from_rows(layout.rows, layout.sidecar(), path, text.encode(), task, seed, val_f, test_f)
     src.extra["layout"] = layout.summary
     return src

@@ -44,3 +44,23 @@ def test_inspect_names_the_layout(msd_folder, capsys):
     assert main(["inspect", str(msd_folder)]) == 1  # dataset.json is listed as a file that is not a scan
     assert "layout: found 6 labelled cases in an MSD/nnU-Net folder (Tiny, 2 foreground labels)" in (
         capsys.readouterr().out)
+
+
+def test_manifest_from_labels_keyed_by_series_uid(tmp_path, capsys):
+    import numpy as np
+    import pydicom
+
+    from medtl.data.synthetic import write_dicom_series
+
+    data = tmp_path / "export"
+    uids = []
+    for i in range(3):
+        files = write_dicom_series(data / f"s{i}", np.full((4, 3, 3), i, np.int16), series_number=i + 1)
+        uids.append(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
+    (data / "labels.csv").write_text(f"SeriesInstanceUID,label\n{uids[0]},a\n{uids[1]},b\n9.9.9,a\n")
+    out = tmp_path / "m.csv"
+    assert main(["manifest", str(data / "labels.csv"), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "1 CSV row without a series, 1 series without a row" in captured.out
+    assert "line 4: no series with SeriesInstanceUID 9.9.9" in captured.err and "s2: series not in" in captured.err
+    assert out.read_text() == "image,label\nexport/s0,a\nexport/s1,b\n"

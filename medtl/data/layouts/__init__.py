@@ -3,7 +3,8 @@
 ``infer_layout(folder, task=None)`` recognises, in this order: an MSD / nnU-Net raw folder
 (``dataset.json`` + ``imagesTr/`` + ``labelsTr/``), ``images/`` + ``masks/`` (or ``labels/``)
 folders, class folders (``root/<class>/...``, optionally with ``<stem>_mask`` siblings) and images
-with ``<stem>_mask*`` siblings. It returns the manifest rows the folder stands for
+with ``<stem>_mask*`` siblings; or, given a CSV file keyed by DICOM identifiers, joins it to the
+series under a folder (``dicom_csv.py``). It returns the manifest rows the folder stands for
 (:class:`Layout`); ``load_source`` trains from them and ``medtl manifest`` writes them out. A
 folder matching none, or one that fits both tasks unevenly, is refused naming the choices.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medtl.data.layouts import classes, masks, msd
+from medtl.data.layouts import classes, dicom_csv, masks, msd
 from medtl.data.layouts.base import Layout
 from medtl.errors import DataError
 
@@ -24,10 +25,14 @@ KNOWN = ("an MSD/nnU-Net folder (dataset.json + imagesTr/ + labelsTr/), images/ 
 
 
 def infer_layout(root: str | Path, *, task: str | None = None) -> Layout:
-    """The layout of ``root`` read for ``task`` (None: the layout's own task)."""
+    """The layout of ``root`` (a folder, or a labels CSV keyed by DICOM identifiers) read for
+    ``task`` (None: the layout's own task)."""
     root = Path(root)
+    if dicom_csv.matches(root):
+        return dicom_csv.infer(root, task)
     if not root.is_dir():
-        raise DataError("not a folder", path=root, code="not_found")
+        raise DataError("not a dataset folder (nor a labels CSV keyed by DICOM identifiers)", path=root,
+                        code="not_found")
     if msd.matches(root):
         return msd.infer(root, task)
     if masks.matches_folders(root):

@@ -91,4 +91,26 @@ def check_task(task: str | None, natural: str | None, layout: str, root: Path, a
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{n} {word}{'' if n == 1 or word.endswith('s') else 's'}"
+
+
+def scan_paths(folder: Path, *, dicom_only: bool = False) -> tuple[list[Path], list[str]]:
+    """Scan paths in ``folder`` (files, or DICOM series folders) and 'path: reason' of the rest: a
+    manifest row names a file or a folder, so series sharing a folder cannot be rows."""
+    from medtl.data.discover import discover_scans
+
+    paths, left_out = [], []
+    for ref in discover_scans(folder):
+        if dicom_only and ref.format != "dicom":
+            continue  # the labels CSV, its sidecar, notes: not candidates
+        if ref.error is not None:
+            left_out.append(f"{ref.path}: {ref.error.message}")
+        elif ref.part:
+            left_out.append(f"{ref.path}: part {ref.part} of a series mixing sizes or orientations; a manifest "
+                            "names whole series, so move the part's files into a folder of their own")
+        elif "#" in ref.id:
+            left_out.append(f"{ref.path}: folder holds several DICOM series (series {ref.series_uid}); "
+                            "give each series its own folder")
+        else:
+            paths.append(Path(ref.path))
+    return paths, left_out

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medtl.data.layouts.base import TASKS, Layout, check_task, make_row, plural, split_name, visible
+from medtl.data.layouts.base import (
+    TASKS,
+    Layout,
+    check_task,
+    make_row,
+    plural,
+    scan_paths,
+    split_name,
+    visible,
+)
 from medtl.data.layouts.masks import mask_cell, pair_siblings
 from medtl.errors import DataError
 
@@ -29,25 +38,6 @@ def matches(root: Path) -> bool:
     return len(class_dirs(root)) >= 2 and not top_files
 
 
-def _scans(folder: Path) -> tuple[list[Path], list[str]]:
-    """Scan paths in ``folder`` (files, or DICOM series folders) and 'path: reason' of the rest."""
-    from medtl.data.discover import discover_scans
-
-    paths, left_out = [], []
-    for ref in discover_scans(folder):
-        if ref.error is not None:
-            left_out.append(f"{ref.path}: {ref.error.message}")
-        elif ref.part:
-            left_out.append(f"{ref.path}: part {ref.part} of a series mixing sizes or orientations; a manifest "
-                            "names whole series, so move the part's files into a folder of their own")
-        elif "#" in ref.id:
-            left_out.append(f"{ref.path}: folder holds several DICOM series (series {ref.series_uid}); "
-                            "give each series its own folder")
-        else:
-            paths.append(Path(ref.path))
-    return paths, left_out
-
-
 def _check_distinct_stems(root: Path, per_class: dict) -> None:
     """The same file name in two folders means paired folders (image/label), not classes."""
     seen: dict[str, str] = {}
@@ -63,7 +53,7 @@ def _check_distinct_stems(root: Path, per_class: dict) -> None:
 def infer(root: Path, task: str | None) -> Layout:
     per_class, left_out = {}, []
     for folder in class_dirs(root):
-        scans, skipped = _scans(folder)
+        scans, skipped = scan_paths(folder)
         left_out += skipped
         images, masks, orphans = pair_siblings(scans)
         left_out += [f"{m}: mask without an image of the same stem" for m in orphans]
