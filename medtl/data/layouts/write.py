@@ -23,10 +23,12 @@ def _path_text(path: str, base: Path) -> str:
 
 
 def manifest_text(layout: Layout, base: Path) -> str:
-    """CSV text with columns image[, label][, mask][, split]; paths relative to ``base`` where possible."""
+    """CSV text with columns image[, label][, mask][, patient_id][, split]; paths relative to ``base``
+    where possible."""
     columns = ["image"]
     columns += ["label"] if any(r.label for r in layout.rows) else []
     columns += ["mask"] if any(r.mask for r in layout.rows) else []
+    columns += ["patient_id"] if any(r.patient_id for r in layout.rows) else []
     columns += ["split"] if any(r.split for r in layout.rows) else []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -34,6 +36,7 @@ def manifest_text(layout: Layout, base: Path) -> str:
     for r in layout.rows:
         masks = [r.mask] if isinstance(r.mask, str) else list(r.mask or [])
         cells = {"image": _path_text(r.image, base), "label": r.label or "", "split": r.split or "",
+                 "patient_id": r.patient_id or "",
                  "mask": MASK_SEPARATOR.join(_path_text(m, base) for m in masks)}
         writer.writerow([cells[c] for c in columns])
     return out.getvalue()

@@ -70,3 +70,12 @@ def test_accession_number_key_and_errors(pacs_export):
     csv_path.write_text("AccessionNumber,label\nZ9,yes\n")
     with pytest.raises(DataError, match="no row matched"):
         infer_layout(csv_path)
+
+
+def test_study_key_manifest_keeps_the_grouping(pacs_export, tmp_path):
+    root, uids = pacs_export
+    (root / "labels.csv").write_text(f"StudyInstanceUID,label\n{uids['st0/se1'][0]},yes\n")
+    text = manifest_text(infer_layout(root / "labels.csv"), tmp_path)
+    study = uids["st0/se1"][0]
+    assert text.splitlines() == ["image,label,patient_id", f"export/st0/se1,yes,{study}",
+                                 f"export/st0/se2,yes,{study}"]
