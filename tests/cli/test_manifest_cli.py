@@ -64,3 +64,20 @@ def test_manifest_from_labels_keyed_by_series_uid(tmp_path, capsys):
     assert "1 CSV row without a series, 1 series without a row" in captured.out
     assert "line 4: no series with SeriesInstanceUID 9.9.9" in captured.err and "s2: series not in" in captured.err
     assert out.read_text() == "image,label\nexport/s0,a\nexport/s1,b\n"
+
+
+def _train(data, out, *extra):
+    return ["train", "--data", str(data), "--out", str(out), "--encoder", "tiny", "--weights", "none",
+            "--strategy", "scratch", "--epochs", "1", "--image-size", "16", "--quiet", "--set", "batch_size=2",
+            "--set", "data.val_fraction=0.2", "--set", "data.test_fraction=0.2", *extra]
+
+
+def test_train_on_class_folders_with_merged_masks(busi_folder, tmp_path, capsys):
+    assert main(_train(busi_folder, tmp_path / "seg")) == 0
+    captured = capsys.readouterr()
+    assert "1 with several masks merged; read for segmentation" in captured.out + captured.err
+    info = json.loads((tmp_path / "seg" / "model.json").read_text())
+    assert info["task"] == "segmentation" and info["label_names"] == ["background", "1"]
+    assert main(_train(busi_folder, tmp_path / "clf", "--task", "classification")) == 0
+    info = json.loads((tmp_path / "clf" / "model.json").read_text())
+    assert info["task"] == "classification" and info["label_names"] == ["benign", "malignant", "normal"]

@@ -17,7 +17,7 @@ from medtl.data.layouts import classes, dicom_csv, masks, msd
 from medtl.data.layouts.base import Layout
 from medtl.errors import DataError
 
-__all__ = ["Layout", "infer_layout", "natural_task"]
+__all__ = ["Layout", "infer_layout"]
 
 KNOWN = ("an MSD/nnU-Net folder (dataset.json + imagesTr/ + labelsTr/), images/ + masks/ (or labels/) folders, "
          "class folders (<root>/<class>/...), images with <stem>_mask siblings, or a labels CSV keyed by "
@@ -48,10 +48,3 @@ def infer_layout(root: str | Path, *, task: str | None = None) -> Layout:
     raise DataError(f"no known dataset layout; expected {KNOWN}, or pass a manifest CSV", path=root,
                     code="unknown_layout")
 
-
-def natural_task(root: str | Path) -> str | None:
-    """The task a folder's layout implies, None when it is not a known layout or fits both tasks."""
-    try:
-        return infer_layout(root).task
-    except DataError:
-        return None
