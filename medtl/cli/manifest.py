@@ -1,9 +1,10 @@
 """``medtl manifest PATH --out m.csv``: write the manifest a dataset folder's layout stands for.
 
 PATH is an MSD/nnU-Net folder, class folders, images with ``<stem>_mask`` siblings,
-``images/`` + ``masks/`` folders, or a labels CSV keyed by SeriesInstanceUID, StudyInstanceUID or
-AccessionNumber, joined to the DICOM series under its folder (docs/data.md). The CSV (and a sidecar ``<stem>.json`` with label
-names and modality when the layout gives them) can be edited and passed to ``medtl train --data``.
+``images/`` + ``masks/`` folders, or a labels CSV keyed by SeriesInstanceUID, StudyInstanceUID
+or AccessionNumber, joined to the DICOM series under its folder (docs/data.md). The CSV (and a
+sidecar ``<stem>.json`` with label names and modality when the layout gives them) can be edited
+and passed to ``medtl train --data``.
 """
 
 from __future__ import annotations
