@@ -2,6 +2,8 @@
 
 - MSD Hippocampus: a fixed seeded 208/52 train/test split of the 260 cases (as in FINDINGS.md);
   10 % of the 208 become the validation split (model selection), so 187/21/52.
+- MSD Hippocampus arranged as the MSD/nnU-Net raw layout (``msd_layout``: symlinks in imagesTr/ and
+  labelsTr/ plus the task's dataset.json), which ``medtl train --data`` reads without a manifest.
 - DRIVE test split (20 images): 01-10 train (01-08 train, 09-10 validation), 11-20 test. The
   vessel masks (GIF 0/255) are rewritten as PNG 0/1 label maps; the field-of-view masks are kept
   for the Dice-inside-FOV evaluation.
@@ -59,6 +61,27 @@ def hippocampus_manifest(root: Path, dst: Path, *, seed: int = 0) -> Path:
     atomic_write_json(path.with_suffix(".json"), {"label_names": ["background", "anterior", "posterior"],
                                                   "modality": "MR"})
     return path
+
+
+def msd_layout(root: Path, dst: Path) -> Path:
+    """``dst`` as an MSD Task04 folder: imagesTr/ and labelsTr/ symlinks to the pairs of ``root``
+    (images/ + labels/) and Task04's dataset.json. Returns ``dst``."""
+    root, dst = Path(root).resolve(), Path(dst)
+    pairs = [img for img in sorted((root / "images").glob("*.nii.gz")) if (root / "labels" / img.name).is_file()]
+    if not pairs:
+        raise DataError("no image/label pairs (images/*.nii.gz + labels/)", path=root)
+    for img in pairs:
+        for src, sub in ((img, "imagesTr"), (root / "labels" / img.name, "labelsTr")):
+            link = dst / sub / img.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(src)
+    atomic_write_json(dst / "dataset.json", {
+        "name": "Hippocampus", "description": "Left and right hippocampus segmentation", "tensorImageSize": "3D",
+        "modality": {"0": "MRI"}, "labels": {"0": "background", "1": "Anterior", "2": "Posterior"},
+        "numTraining": len(pairs), "numTest": 0,
+        "training": [{"image": f"./imagesTr/{p.name}", "label": f"./labelsTr/{p.name}"} for p in pairs], "test": []})
+    return dst
 
 
 def drive_manifest(root: Path, dst: Path) -> Path:

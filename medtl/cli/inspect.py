@@ -1,5 +1,7 @@
 """``medtl inspect PATH [--json]``: list every scan under PATH with its geometry or its error.
 
+For a folder the table ends with the dataset layout ``medtl train --data`` would read there.
+
 Exit 0 when every scan was read, 1 when any failed, 2 when PATH does not exist.
 """
 
@@ -20,7 +22,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtl.data.inspect import format_table, inspect_path
+    from medtl.data.inspect import format_table, inspect_path, layout_line
 
     path = Path(args.path)
     if not path.exists():
@@ -31,4 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
     else:
         print(format_table(records))
+        layout = layout_line(path)
+        if layout:
+            print(layout)
     return 1 if any(r["error"] is not None for r in records) else 0

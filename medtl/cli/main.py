@@ -17,7 +17,8 @@ import os
 import sys
 
 # Explicit list (no folder scanning): subcommand module names under medtl.cli.
-COMMANDS = ("inspect", "pretrain", "train", "compare", "evaluate", "score", "review", "reviews", "select", "weights", "demo")
+COMMANDS = ("inspect", "manifest", "pretrain", "train", "compare", "evaluate", "score", "review", "reviews", "select",
+            "weights", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

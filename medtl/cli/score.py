@@ -26,6 +26,8 @@ def register(sub):
     p.add_argument("--keep-patient-ids", action="store_true",
                    help="copy the source's patient/study identifiers into DICOM SEG (default: blanked)")
     p.add_argument("--no-cam", action="store_true", help="skip Grad-CAM maps (faster)")
+    p.add_argument("--localizers", action="store_true",
+                   help="also score localizer-like parts (< 3 slices) of DICOM series mixing sizes or orientations")
     p.add_argument("--quiet", action="store_true", help="log lines instead of a progress bar")
     p.add_argument("--merge", metavar="OUT_DIR", help="only merge the finished parts in OUT_DIR")
     return p
@@ -57,7 +59,7 @@ def run(args) -> int:
                         workers=args.workers, tta=args.tta, formats=args.format.split(","),
                         anonymise_ids=args.anonymise_ids, num_parts=args.num_parts, part_id=args.part_id,
                         quiet=args.quiet, cam=not args.no_cam, keep_patient_ids=args.keep_patient_ids,
-                        tta_axes=args.tta_axes)
+                        tta_axes=args.tta_axes, localizers=args.localizers)
     except MedtlError as exc:
         if exc.code in ("usage", "not_found", "bad_model_dir", "missing_file", "bad_json"):
             return _usage(str(exc))

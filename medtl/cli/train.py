@@ -27,7 +27,9 @@ def register(sub) -> argparse.ArgumentParser:
                        description="Train a classification or segmentation model with a transfer-learning "
                                    "strategy. Defaults: configs/default.yaml; precedence: defaults < --config "
                                    "< --set < flags.")
-    p.add_argument("--data", metavar="MANIFEST.csv|FILE.npz", help="training data (manifest CSV or MedMNIST npz)")
+    p.add_argument("--data", metavar="MANIFEST.csv|FILE.npz|FOLDER",
+                   help="training data: manifest CSV, MedMNIST npz, or a dataset folder (MSD/nnU-Net, class "
+                        "folders, <stem>_mask siblings, images/ + masks/; its task is inferred when --task is not given)")
     p.add_argument("--task", choices=("classification", "segmentation"))
     p.add_argument("--encoder", help="encoder name (medtl weights --list)")
     p.add_argument("--weights", metavar="imagenet|medicalnet|none|PATH", help="initial encoder weights")
@@ -75,7 +77,27 @@ def print_summary(summary: dict, quiet: bool) -> None:
 def build_config(args):
     from medtl.train.config import load_config
 
-    return load_config(args.config, flag_overrides(args, FLAG_KEYS))
+    cfg = load_config(args.config, flag_overrides(args, FLAG_KEYS))
+    return task_from_layout(args, cfg)
+
+
+def task_from_layout(args, cfg):
+    """``--data FOLDER`` with no task given anywhere: the task its layout implies (an MSD folder is
+    segmentation); a folder that fits both tasks is refused naming ``--task``."""
+    from pathlib import Path
+
+    import yaml
+
+    if args.task is not None or not cfg.data.path or not Path(cfg.data.path).is_dir():
+        return cfg
+    if any(str(o).replace(" ", "").startswith("task=") for o in args.overrides):
+        return cfg
+    if args.config and "task" in (yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}):
+        return cfg
+    from medtl.data.layouts import infer_layout
+
+    cfg.task = infer_layout(cfg.data.path).task
+    return cfg.validate()
 
 
 def run(args) -> int:

@@ -20,6 +20,8 @@ CACHE_MODES = ("memory", "disk", "none")
 
 
 def _file_stamp(value) -> list:
+    if isinstance(value, list | tuple):  # several mask files merged when read
+        return [_file_stamp(v) for v in value]
     if isinstance(value, str | os.PathLike) and os.path.exists(value):
         p = Path(value)
         files = sorted(p.rglob("*")) if p.is_dir() else [p]

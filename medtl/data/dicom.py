@@ -86,7 +86,7 @@ def _assemble(loaded: list[tuple[DicomHeader, Dataset]], *, source, allow_nonuni
     sizes = {(h.rows, h.cols, h.samples) for h in headers}
     if len(sizes) > 1:
         raise ScanReadError("inconsistent_geometry", f"mixed image sizes (rows, cols, samples) in one series: "
-                            f"{sorted(sizes)}", path=source)
+                            f"{sorted(sizes)}; medtl inspect lists its consistent parts", path=source)
     rows, cols, _ = sizes.pop()
     frames = [f for h in headers for f in h.frames]
     geo = series_geometry(frames, source=source, allow_nonuniform=allow_nonuniform)

@@ -111,7 +111,8 @@ def _orientation_and_spacing(frames: list[DicomFrame], source: str):
         for f in frames:
             if np.max(np.abs(f.orientation - ref)) > ORIENTATION_TOL:
                 raise ScanReadError("inconsistent_geometry", f"mixed orientations: {_name(f)} has "
-                                    f"{np.round(f.orientation, 4).tolist()}, first slice {np.round(ref, 4).tolist()}",
+                                    f"{np.round(f.orientation, 4).tolist()}, first slice {np.round(ref, 4).tolist()}; "
+                                    "medtl inspect lists its consistent parts",
                                     path=source)
         norms = np.linalg.norm(ref[:3]), np.linalg.norm(ref[3:])
         row, col = ref[:3] / max(norms[0], 1e-12), ref[3:] / max(norms[1], 1e-12)

@@ -18,6 +18,9 @@ def inspect_ref(ref: ScanRef) -> dict:
     """The JSON object for one scan: read it fully (so decoding problems show up here)."""
     record = {"id": ref.id, "path": ref.path, "format": ref.format, "modality": None, "shape": None,
               "spacing": None, "affine": None, "channels": None, "n_files": len(ref.files), "error": None}
+    notes = [part_note(ref)] if ref.part else []
+    if notes:
+        record["warnings"] = notes
     try:
         scan = read_ref(ref)
     except ScanReadError as exc:
@@ -30,9 +33,17 @@ def inspect_ref(ref: ScanRef) -> dict:
         affine=np.round(scan.affine, 6).tolist(),
         channels=scan.channels,
     )
-    if scan.meta.get("warnings"):
-        record["warnings"] = list(scan.meta["warnings"])
+    if scan.meta.get("warnings") or notes:
+        record["warnings"] = notes + list(scan.meta.get("warnings") or [])
     return record
+
+
+def part_note(ref: ScanRef) -> str:
+    """What ``medtl inspect`` says about one part of a mixed series."""
+    note = f"part {ref.part} of a series mixing image sizes or orientations: {ref.part_info}"
+    if ref.localizer:
+        note += "; localizer-like (fewer than 3 slices): not scored unless asked (medtl score --localizers)"
+    return note
 
 
 def inspect_path(path: str | Path) -> list[dict]:
@@ -46,6 +57,8 @@ def format_table(records: list[dict]) -> str:
     rows = [header]
     for r in records:
         status = "ok" if r["error"] is None else f"{r['error']['code']}: {r['error']['message']}"
+        if any("localizer-like" in w for w in r.get("warnings") or []):
+            status += " (localizer part: not scored)"
         rows.append((
             r["id"],
             r["format"],
@@ -61,3 +74,16 @@ def format_table(records: list[dict]) -> str:
     failed = sum(r["error"] is not None for r in records)
     lines.append(f"{len(records)} scan(s), {len(records) - failed} ok, {failed} failed")
     return "\n".join(lines)
+
+
+def layout_line(path: str | Path) -> str | None:
+    """"layout: <what medtl train --data would read>" for a folder, None for a file."""
+    from medtl.data.layouts import infer_layout
+    from medtl.errors import DataError
+
+    if not Path(path).is_dir():
+        return None
+    try:
+        return f"layout: {infer_layout(path).summary}"
+    except DataError as exc:
+        return f"layout: none usable by `medtl train --data` ({exc.message})"

@@ -10,6 +10,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, MapTransform
 
+from medtl.data.masks import read_mask
 from medtl.data.scan import Scan
 from medtl.data.transforms import typed_errors
 from medtl.errors import DataError
@@ -22,7 +23,7 @@ def _default_reader(path):
 
 
 class LoadScand(MapTransform):
-    """Path (file or DICOM series folder) -> ``MetaTensor`` (C, *spatial) float32 with its affine.
+    """Path (file or DICOM series folder; a list of mask paths is their union) -> ``MetaTensor`` (C, *spatial) float32 with its affine.
 
     ``np.ndarray``/tensor values (MedMNIST records) pass through as MetaTensors with an identity
     affine; a :class:`Scan` is converted directly. With ``spatial_dims=2`` a 3D scan with a single
@@ -44,6 +45,8 @@ class LoadScand(MapTransform):
     def _load(self, value) -> MetaTensor:
         if isinstance(value, str | Path):
             value = self.reader(value)
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, str | Path) for v in value):
+            value = read_mask(value, self.reader)  # several binary masks of one image: their union
         if isinstance(value, Scan):
             return MetaTensor(
                 torch.from_numpy(np.ascontiguousarray(value.array, dtype=np.float32)),

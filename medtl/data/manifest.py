@@ -1,7 +1,7 @@
 """Manifest CSV parsing: one row per image, validated with the CSV file and line in every error.
 
 Columns: ``image`` (a file or a DICOM series folder), ``label`` (class name or index; multi-label
-as ``"a;b"``), ``mask`` (segmentation), optional ``patient_id`` and ``split`` (train/val/test,
+as ``"a;b"``), ``mask`` (segmentation; ``"a;b"`` lists binary masks merged as their union), optional ``patient_id`` and ``split`` (train/val/test,
 blank = assign automatically). Relative paths are relative to the CSV's folder. Extra columns
 are ignored. Column names are case-insensitive.
 """
@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from medtl.data.masks import split_mask_cell
 from medtl.errors import DataError
 
 SPLIT_VALUES = {"train": "train", "val": "val", "validation": "val", "valid": "val", "test": "test"}
@@ -23,7 +24,7 @@ class ManifestRow:
     image: str  # absolute path
     image_text: str  # as written in the CSV (the record id)
     label: str | None
-    mask: str | None
+    mask: str | list[str] | None  # several files (``a;b`` in the CSV) are merged as a union when read
     patient_id: str | None
     split: str | None
 
@@ -82,13 +83,8 @@ def _parse_row(path: Path, base: Path, line: int, cells: dict, task: str, seen: 
     label = cells.get("label") or None
     if task == "classification" and label is None:
         raise fail("empty 'label' cell")
-    mask = cells.get("mask") or None
-    if mask is not None:
-        mask_path = _resolve(base, mask)
-        if not mask_path.exists():
-            raise fail(f"mask not found: {mask_path}")
-        mask = str(mask_path)
-    elif task == "segmentation":
+    mask = _masks(base, cells.get("mask") or "", fail)
+    if mask is None and task == "segmentation":
         raise fail("empty 'mask' cell")
     split = cells.get("split") or None
     if split is not None:
@@ -96,6 +92,19 @@ def _parse_row(path: Path, base: Path, line: int, cells: dict, task: str, seen: 
             raise fail(f"unknown split {split!r} (use train, val or test, or leave it blank)")
         split = SPLIT_VALUES[split.lower()]
     return ManifestRow(line, str(image_path), image, label, mask, cells.get("patient_id") or None, split)
+
+
+def _masks(base: Path, text: str, fail) -> str | list[str] | None:
+    """The mask path, or the list of paths of a ``a;b`` cell (merged when read, medtl.data.masks)."""
+    paths = []
+    for part in split_mask_cell(text):
+        mask_path = _resolve(base, part)
+        if not mask_path.exists():
+            raise fail(f"mask not found: {mask_path}")
+        paths.append(str(mask_path))
+    if not paths:
+        return None
+    return paths[0] if len(paths) == 1 else paths
 
 
 def label_vocabulary(rows: list[ManifestRow], names: list[str] | None = None) -> tuple[list[str], bool]:

@@ -1,4 +1,5 @@
-"""``load_source``: a manifest CSV or a MedMNIST .npz as train/val/test records (ARCHITECTURE.md).
+"""``load_source``: a manifest CSV, a MedMNIST .npz or a dataset folder in one of the field's layouts
+(``medtl.data.layouts``) as train/val/test records (ARCHITECTURE.md).
 
 A manifest may have a sidecar ``<manifest stem>.json`` beside it with optional keys
 ``label_names`` (class order; for segmentation the full list starting with "background") and
@@ -48,10 +49,16 @@ def load_source(
     path = Path(path)
     if not path.exists():
         raise DataError("data source not found", path=path, code="not_found")
-    if path.is_dir() or path.suffix.lower() not in (".npz", ".csv", ".tsv", ".txt"):
-        raise DataError("expected a manifest .csv or a MedMNIST .npz", path=path)
+    if path.is_dir():
+        return _from_layout(path, task, seed, val_fraction, test_fraction)
+    if path.suffix.lower() not in (".npz", ".csv", ".tsv", ".txt"):
+        raise DataError("expected a manifest .csv, a MedMNIST .npz or a dataset folder", path=path)
     if path.suffix.lower() == ".npz":
         return _from_npz(path, task)
+    from medtl.data.layouts import dicom_csv
+
+    if dicom_csv.matches(path):  # labels keyed by DICOM identifiers, joined to the series under a folder
+        return _from_layout(path, task, seed, val_fraction, test_fraction)
     return _from_manifest(path, task, seed, val_fraction, test_fraction)
 
 
@@ -91,8 +98,26 @@ def _assign_splits(rows: list[ManifestRow], strat: list, seed: int, val_f: float
 
 
 def _from_manifest(path: Path, task: str, seed: int, val_f: float, test_f: float) -> DataSource:
-    info = read_sidecar(path)
-    rows = read_manifest(path, task=task)
+    return _from_rows(read_manifest(path, task=task), read_sidecar(path), path, path.read_bytes(),
+                      task, seed, val_f, test_f)
+
+
+def _from_layout(path: Path, task: str, seed: int, val_f: float, test_f: float) -> DataSource:
+    """A folder in one of the field's layouts, or a labels CSV keyed by DICOM identifiers
+    (medtl.data.layouts), read as its inferred manifest."""
+    from medtl.data.layouts import infer_layout
+    from medtl.data.layouts.write import manifest_text
+
+    layout = infer_layout(path, task=task)
+    text = manifest_text(layout, layout.root)
+    src = _from_rows(layout.rows, layout.sidecar(), path, text.encode(), task, seed, val_f, test_f)
+    src.extra["layout"] = layout.summary
+    return src
+
+
+def _from_rows(rows: list[ManifestRow], info: dict, path: Path, content: bytes, task: str, seed: int,
+               val_f: float, test_f: float) -> DataSource:
+    """Records of manifest rows; ``content`` (the manifest's bytes) keys the fingerprint."""
     multilabel = False
     if task == "classification":
         names, multilabel = label_vocabulary(rows, info.get("label_names"))
@@ -117,7 +142,7 @@ def _from_manifest(path: Path, task: str, seed: int, val_f: float, test_f: float
     if not records["train"]:
         raise DataError("no training rows after splitting (add rows or a 'split' column)", path=path)
     dims, channels, modality = _header_info(rows[0].image)
-    h = hashlib.sha256(path.read_bytes())
+    h = hashlib.sha256(content)
     h.update(json.dumps({"task": task, "info": info, "splits": splits}, sort_keys=True).encode())
     return DataSource(
         records, names, task, multilabel, dims, channels, info.get("modality") or modality,
@@ -147,9 +172,11 @@ def _header_info(image: str) -> tuple[int, int, str | None]:
 def _mask_label_names(rows: list[ManifestRow], path: Path) -> list[str]:
     """["background", "1", ..., "max label"] from the masks' largest value ({0, 255} masks are binary)."""
     top = 0
+    from medtl.data.masks import read_mask
+
     for r in rows:
         try:
-            arr = _read(r.mask).array
+            arr = read_mask(r.mask).array
         except MedtlError as exc:
             raise DataError(f"line {r.line}: mask unreadable: {exc}", path=path) from exc
         if arr.size and (np.any(arr < 0) or not np.allclose(arr, np.round(arr))):

@@ -23,7 +23,8 @@ def _one_fold(y: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> 
         return np.zeros(len(y), dtype=bool)
     n_splits = max(2, int(round(1.0 / fraction)))
     held = np.zeros(len(y), dtype=bool)
-    if n_groups >= n_splits:
+    # stratified folds need more items than folds in at least one class (else scikit-learn raises)
+    if n_groups >= n_splits and np.bincount(y).max() >= n_splits:
         with warnings.catch_warnings():  # "least populated class has only N members"
             warnings.simplefilter("ignore", UserWarning)
             cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)

@@ -98,10 +98,12 @@ def _case_from_ref(ref, root: Path) -> Case:
                 format=ref.format, series_uid=ref.series_uid, error=ref.error, ref=ref)
 
 
-def collect_cases(inputs: list[str | Path], *, anonymise_ids: bool = False, salt: str = "") -> list[Case]:
+def collect_cases(inputs: list[str | Path], *, anonymise_ids: bool = False, salt: str = "",
+                  localizers: bool = False) -> list[Case]:
     """Every case under ``inputs`` in a deterministic order, with unique ids.
 
-    Raises :class:`MedtlError` (code ``usage``) when an input does not exist.
+    Localizer-like parts of mixed DICOM series (fewer than 3 slices) are listed on stderr and left
+    out unless ``localizers``. Raises :class:`MedtlError` (code ``usage``) when an input does not exist.
     """
     from medtl.data import discover_scans
 
@@ -116,18 +118,33 @@ def collect_cases(inputs: list[str | Path], *, anonymise_ids: bool = False, salt
         root = path.resolve() if path.is_dir() else path.resolve().parent
         cases.extend(_case_from_ref(ref, root) for ref in discover_scans(path))
     _assign_ids(cases, anonymise_ids=anonymise_ids, salt=salt)
-    return cases
+    return cases if localizers else _drop_localizers(cases)
+
+
+def _drop_localizers(cases: list[Case]) -> list[Case]:
+    import sys
+
+    kept = []
+    for case in cases:
+        if getattr(case.ref, "localizer", False):
+            print(f"not scored: {case.path} part {case.ref.part} ({case.ref.part_info}): localizer-like part of a "
+                  "mixed series (--localizers scores it)", file=sys.stderr)
+        else:
+            kept.append(case)
+    return kept
 
 
 def _assign_ids(cases: list[Case], *, anonymise_ids: bool, salt: str) -> None:
-    by_path: dict[str, int] = {}
+    by_path: dict[str, set] = {}
     for case in cases:
-        by_path[case.path] = by_path.get(case.path, 0) + 1
+        by_path.setdefault(case.path, set()).add(case.series_uid)
     seen: dict[str, int] = {}
     for case in cases:
         key = case.source if case.source != "." else Path(case.root).name
-        if by_path[case.path] > 1 and case.series_uid:  # several series in one folder
+        if len(by_path[case.path]) > 1 and case.series_uid:  # several series in one folder
             key = f"{key}/s{hashlib.sha256(case.series_uid.encode()).hexdigest()[:8]}"
+        if getattr(case.ref, "part", None):  # one part of a mixed series
+            key = f"{key}/p{case.ref.part}"
         if anonymise_ids:
             base = hashed_id(salt, key)
         else:

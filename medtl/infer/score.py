@@ -57,11 +57,12 @@ def _check_formats(formats) -> tuple[str, ...]:
 def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 8, workers: int = 2,
           tta: bool = False, formats=FORMATS, anonymise_ids: bool = False, num_parts: int = 1,
           part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False,
-          tta_axes=None) -> ScoreSummary:
+          tta_axes=None, localizers: bool = False) -> ScoreSummary:
     """Score every case under ``inputs`` into ``output``; see docs/scoring.md.
 
     ``tta_axes`` (with ``tta``): the spatial axes to flip; default the flips the model was trained
-    with (``medtl.models.tta.tta_flips``).
+    with (``medtl.models.tta.tta_flips``). ``localizers``: also score the parts of fewer than 3
+    slices of mixed DICOM series.
     """
     import torch
 
@@ -81,7 +82,8 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     out = Path(output)
     info = read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
     flips = _tta_flips(model_dir, info, tta, tta_axes)
-    cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "")
+    cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "",
+                          localizers=localizers)
     out_r = out.resolve()
     cases = [c for c in cases if out_r != Path(c.path) and out_r not in Path(c.path).parents]  # not our outputs
     if not cases:

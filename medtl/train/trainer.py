@@ -183,6 +183,8 @@ def train(cfg: TrainConfig, *, on_epoch_end=None) -> RunResult:
                          test_fraction=cfg.data.test_fraction)
     positive = resolve_positive_class(cfg.positive_class, source.label_names, multilabel=source.multilabel)
     rt = resolve_runtime(cfg, source.spatial_dims)
+    if source.extra.get("layout"):
+        rt.log(f"data: {source.extra['layout']}")
     apply_label_fraction(source, cfg.data.label_fraction, cfg.data.label_seed, cfg.task, log=rt.log)
     if cfg.strategy == "scratch" and cfg.model.weights != "none":
         rt.log(f"strategy scratch: ignoring weights {cfg.model.weights!r} (random initialisation)")
