@@ -20,7 +20,9 @@ def register(sub) -> argparse.ArgumentParser:
                                    "('not separable' where the interval covers 0), the label-efficiency plot and a "
                                    "recommendation.",
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, metavar="DATA", help="what `medtl train --data` accepts")
+    p.add_argument("--data", required=True, metavar="DATA",
+                   help="what `medtl train --data` accepts: a manifest, an npz, or a dataset folder (MSD/nnU-Net, "
+                        "class folders, images with masks; the task is inferred from its layout)")
     p.add_argument("--task", choices=("classification", "segmentation"), help="default: the config's")
     p.add_argument("--out", required=True, metavar="DIR", help="comparison folder (runs, report)")
     p.add_argument("--arms", nargs="+", metavar="ARM",
@@ -43,6 +45,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     import sys
+    from pathlib import Path
 
     from medtl.compare import CompareConfig, compare
     from medtl.compare.config import fractions_arg, seeds_arg
@@ -55,6 +58,11 @@ def run(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.task is None and Path(args.data).is_dir():  # a dataset folder: the task its layout implies
+        from medtl.cli.train import task_from_layout
+        from medtl.train import load_config
+
+        cfg.task = task_from_layout(args, load_config(args.config, [*args.overrides, ("data.path", args.data)])).task
     result = compare(cfg, log=log)
     rec = result.analysis.get("recommendation") or {}
     print(f"report: {result.report}")

@@ -50,3 +50,17 @@ def test_an_existing_folder_needs_resume(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "is not empty; pass --resume" in err
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+def test_compare_on_an_msd_folder_infers_segmentation(msd_folder, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(["compare", "--data", str(msd_folder), "--out", str(out), "--arms", "scratch", "--fractions", "1",
+                 "--seeds", "1", "--bootstrap", "100", "--quiet", "--set", "model.encoder=tiny", "--set", "epochs=1",
+                 "--set", "preprocess.image_size=16", "--set", "batch_size=2", "--set", "device=cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == "segmentation" and results["metric"] == "dice" and len(results["runs"]) == 1
+    assert "--task segmentation" in results["runs"][0]["command"]
