@@ -53,21 +53,35 @@ def plan_runs(arms: list[Arm], fractions: list[float], seeds: list[int], out: Pa
 
 
 class Estimator:
-    """Seconds a run is expected to take, from the runs measured so far."""
+    """Seconds a run is expected to take, from what has been measured so far.
+
+    A run costs ``setup + epochs * (rate * n_train + validation) + final evaluation``: the first
+    epoch of an arm's first run gives ``rate`` (training seconds per item), the validation time and
+    the setup; finished runs then calibrate the total. Only the training part grows with the label
+    fraction, so a 10 % run says little about the cost of 100 % unless the fixed part is taken out.
+    """
 
     def __init__(self, epochs: int):
         self.epochs = max(1, int(epochs))
         self.runs: dict[str, list[tuple[int, float]]] = {}  # arm -> [(n_train, seconds)]
-        self.epoch_rate: float | None = None  # seconds per training item per epoch (first epoch seen)
-        self.setup_s = 0.0
+        self.first: dict[str, tuple[float, float, float]] = {}  # arm -> (s per item per epoch, val s, setup s)
 
-    def observe_first_epoch(self, n_train: int, setup_s: float, epoch_s: float) -> None:
-        if self.epoch_rate is None and n_train > 0:
-            self.epoch_rate = epoch_s / n_train
-            self.setup_s = max(0.0, setup_s)
+    def observe_first_epoch(self, arm: str, n_train: int, setup_s: float, epoch_s: float,
+                            train_s: float | None = None) -> None:
+        if arm in self.first or n_train <= 0:
+            return
+        train_s = epoch_s if train_s is None else min(train_s, epoch_s)
+        self.first[arm] = (train_s / n_train, max(0.0, epoch_s - train_s), max(0.0, setup_s))
 
     def observe_run(self, arm: str, n_train: int, seconds: float) -> None:
         self.runs.setdefault(arm, []).append((int(n_train), float(seconds)))
+
+    def _fixed(self, arm: str) -> float | None:
+        """The part of a run that does not grow with the training items (setup, validation, test)."""
+        if arm not in self.first:
+            return None
+        _, val_s, setup_s = self.first[arm]
+        return setup_s + (self.epochs + 2) * val_s  # validation each epoch, then val + test at the end
 
     def estimate(self, arm: str, n_train: int) -> float | None:
         seen = self.runs.get(arm) or []
@@ -77,11 +91,14 @@ class Estimator:
             n = np.array([p[0] for p in seen], float)
             s = np.array([p[1] for p in seen], float)
             rate, fixed = np.polyfit(n, s, 1)
-            rate = max(rate, 0.0)
-            return float(max(fixed + rate * n_train, min(s)))
-        if seen:  # one size measured: proportional, never below a tenth of it (fixed costs)
+            return float(max(fixed + max(rate, 0.0) * n_train, min(s)))
+        if seen:  # one size measured: scale its variable part only
             n0, s0 = seen[-1]
-            return float(max(s0 * n_train / max(n0, 1), 0.1 * s0))
-        if self.epoch_rate is not None:
-            return self.setup_s + self.epoch_rate * n_train * self.epochs
-        return None
+            fixed = self._fixed(arm)
+            fixed = 0.1 * s0 if fixed is None else min(fixed, 0.9 * s0)
+            return float(fixed + (s0 - fixed) * n_train / max(n0, 1))
+        model = self.first.get(arm) or next(iter(self.first.values()), None)
+        if model is None:
+            return None
+        rate, val_s, setup_s = model
+        return setup_s + self.epochs * (rate * n_train + val_s) + 2 * val_s

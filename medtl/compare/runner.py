@@ -141,7 +141,8 @@ def _train_one(cfg: CompareConfig, spec: RunSpec, estimator: Estimator, n_train:
     def on_epoch_end(epoch: int, row: dict) -> None:
         if epoch == 1:
             epoch_s = float(row.get("time_s") or 0.0)
-            estimator.observe_first_epoch(n_train, time.perf_counter() - t0 - epoch_s, epoch_s)
+            estimator.observe_first_epoch(spec.arm.name, n_train, time.perf_counter() - t0 - epoch_s, epoch_s,
+                                          row.get("train_s"))
             on_first_epoch()
 
     return train(run_cfg, on_epoch_end=on_epoch_end).metrics

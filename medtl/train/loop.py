@@ -291,12 +291,13 @@ def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cf
         reseed_transforms(train_ds, cfg.seed * 1000 + epoch)
         train_loss = train_epoch(wrapped, loader_for(epoch), objective, optimizer, scheduler, scaler, rt,
                                  grad_clip=cfg.optim.grad_clip, desc=f"epoch {epoch + 1}/{cfg.epochs}", ema=ema)
+        train_s = time.perf_counter() - t0
         val = objective.validate(scored, val_loader, rt)
         metric = val.metric
         row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val.loss,
                **{f"val_{k}": v for k, v in val.values.items()},
                "lr": max(g["lr"] for g in optimizer.param_groups), "unfrozen_groups": len(plan.unfrozen_at(epoch)),
-               "time_s": round(time.perf_counter() - t0, 3)}
+               "time_s": round(time.perf_counter() - t0, 3), "train_s": round(train_s, 3)}
         if metric > state.best_metric + 1e-12:
             state.best_metric, state.best_epoch, state.bad_epochs = metric, epoch + 1, 0
             if ctx.is_main:

@@ -19,13 +19,19 @@ def test_ends_first_then_the_middle(tmp_path):
     assert plan[0].out == tmp_path / "runs" / "a" / "0.1" / "seed0"
 
 
-def test_estimates_from_first_epoch_then_from_runs():
+def test_estimates_separate_the_fixed_cost_from_the_training_items():
     est = Estimator(epochs=10)
     assert est.estimate("a", 100) is None
-    est.observe_first_epoch(n_train=50, setup_s=5.0, epoch_s=2.0)
-    assert est.estimate("a", 100) == pytest.approx(5.0 + 2.0 / 50 * 100 * 10)
-    est.observe_run("a", 50, 30.0)
-    assert est.estimate("a", 100) == pytest.approx(60.0)  # proportional to one measured size
-    est.observe_run("a", 100, 50.0)
-    assert est.estimate("a", 200) == pytest.approx(90.0)  # linear: 10 s + 0.4 s per item
-    assert est.estimate("b", 100) == pytest.approx(5.0 + 2.0 / 50 * 100 * 10)  # b not measured yet
+    # first epoch of arm a on 50 items: 2 s training + 3 s validation, 5 s setup
+    est.observe_first_epoch("a", n_train=50, setup_s=5.0, epoch_s=5.0, train_s=2.0)
+    per_run = lambda n: 5.0 + 10 * (2.0 / 50 * n + 3.0) + 2 * 3.0  # noqa: E731
+    assert est.estimate("a", 100) == pytest.approx(per_run(100))
+    assert est.estimate("b", 100) == pytest.approx(per_run(100))  # b not measured yet: a's epoch stands in
+    # a finished run calibrates the total; only its variable part scales with the items
+    est.observe_run("a", 50, 80.0)
+    fixed = 5.0 + 12 * 3.0
+    assert est.estimate("a", 500) == pytest.approx(fixed + (80.0 - fixed) * 10)
+    est.observe_run("a", 100, 120.0)
+    assert est.estimate("a", 200) == pytest.approx(200.0)  # linear through both: 40 s + 0.8 s per item
+    est.observe_run("c", 50, 30.0)  # no epoch measured for c (a linear probe): proportional beyond 10 %
+    assert est.estimate("c", 500) == pytest.approx(3.0 + 27.0 * 10)
