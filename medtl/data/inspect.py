@@ -61,3 +61,25 @@ def format_table(records: list[dict]) -> str:
     failed = sum(r["error"] is not None for r in records)
     lines.append(f"{len(records)} scan(s), {len(records) - failed} ok, {failed} failed")
     return "\n".join(lines)
+
+
+def inspect_dicomweb(url: str, *, quiet: bool = False) -> list[dict]:
+    """One record per series of a ``dicomweb://`` query, retrieved into a private temporary folder
+    (deleted before returning); ids are SeriesInstanceUIDs, paths the redacted query URL."""
+    from medtl.pacs.source import SeriesSource
+
+    records = []
+    with SeriesSource(quiet=quiet) as source:
+        for series in source.fetch(url):
+            uid, where = series.ref.series_uid, series.url.redacted
+            if series.folder is None:
+                records.append({"id": uid, "path": where, "format": "dicom", "modality": series.ref.modality or None,
+                                "shape": None, "spacing": None, "affine": None, "channels": None, "n_files": 0,
+                                "error": {"code": series.error.code, "message": series.error.message}})
+                continue
+            refs = discover_scans(series.folder)
+            for ref in refs:
+                record = inspect_ref(ref)
+                record.update(id=uid if len(refs) == 1 else f"{uid}/{ref.id}", path=where)
+                records.append(record)
+    return records
