@@ -17,6 +17,7 @@ from medtl.errors import MedtlError
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # Retrieve each instance as stored: no transcoding on the server (medtl decodes what pydicom can).
 AS_STORED = (("application/dicom", "*"),)
+PAGE = 500  # QIDO-RS results asked for at a time
 
 
 class FetchError(MedtlError):
@@ -43,7 +44,8 @@ def fetch_error(exc: Exception, what: str) -> FetchError:
     if isinstance(exc, requests.exceptions.RetryError):
         return FetchError(f"{what}: server kept failing after retries ({exc.args[0].reason if exc.args else exc})",
                           code="dicomweb_http")
-    if isinstance(exc, requests.Timeout):
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's MaxRetryError.reason
+    if isinstance(exc, requests.Timeout) or type(reason).__name__ in ("ReadTimeoutError", "ConnectTimeoutError"):
         return FetchError(f"{what}: timed out after retries", code="dicomweb_timeout")
     if isinstance(exc, requests.ConnectionError):
         return FetchError(f"{what}: cannot connect after retries ({type(exc).__name__})", code="dicomweb_connection")
@@ -55,13 +57,7 @@ def _value(item: dict, tag: str) -> str:
     return str(values[0])
 
 
-def query_series(client, filters: dict[str, str]) -> list[SeriesRef]:
-    """Every series matching the QIDO-RS ``filters``, sorted by (study, series) UID."""
-    try:
-        found = client.search_for_series(search_filters=dict(filters), get_remaining=True,
-                                         fields=["StudyInstanceUID", "SeriesInstanceUID", "Modality"])
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
-        raise fetch_error(exc, "QIDO-RS series query failed") from None
+def _page_refs(found) -> set[SeriesRef]:
     refs = set()
     for item in found or []:
         study, series = _value(item, "0020000D"), _value(item, "0020000E")
@@ -69,7 +65,28 @@ def query_series(client, filters: dict[str, str]) -> list[SeriesRef]:
             raise FetchError(f"QIDO-RS answer has an invalid study/series UID {study!r}/{series!r}",
                              code="dicomweb_bad_response")
         refs.add(SeriesRef(study, series, _value(item, "00080060")))
-    return sorted(refs, key=lambda r: (r.study_uid, r.series_uid))
+    return refs
+
+
+def query_series(client, filters: dict[str, str], *, page: int = PAGE) -> list[SeriesRef]:
+    """Every series matching the QIDO-RS ``filters``, sorted by (study, series) UID.
+
+    Paged by hand (``limit``/``offset``) rather than with dicomweb-client's ``get_remaining``,
+    which asks again until a page is empty: a server that ignores ``offset`` would make that loop
+    forever. Here a page with nothing new also ends the query."""
+    refs: set[SeriesRef] = set()
+    offset = 0
+    while True:
+        try:
+            found = client.search_for_series(search_filters=dict(filters), limit=page, offset=offset,
+                                             fields=["StudyInstanceUID", "SeriesInstanceUID", "Modality"])
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+            raise fetch_error(exc, "QIDO-RS series query failed") from None
+        new = _page_refs(found) - refs
+        refs |= new
+        if len(found or []) < page or not new:
+            return sorted(refs, key=lambda r: (r.study_uid, r.series_uid))
+        offset += len(found)
 
 
 def retrieve_series(client, ref: SeriesRef, folder: Path) -> list[Path]:
