@@ -30,7 +30,8 @@ def make_session(credentials: Credentials, policy: RetryPolicy = RetryPolicy(), 
                   status=policy.attempts - 1, other=0, backoff_factor=policy.backoff_s,
                   backoff_max=policy.max_backoff_s, status_forcelist=RETRY_STATUSES,
                   allowed_methods=None,  # STOW-RS (POST) too: storing the same SOP instance again is idempotent
-                  raise_on_status=False, respect_retry_after_header=True)
+                  raise_on_status=False,
+                  respect_retry_after_header=False)  # a Retry-After of hours would be a hang; the backoff is bounded
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)

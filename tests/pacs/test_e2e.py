@@ -103,8 +103,11 @@ def test_classification_sr_stored(pacs_env, study, tmp_path):
     model = helpers.make_model_dir(tmp_path / "cls", spatial_dims=3, image_size=(32, 32, 16), intensity="ct_window")
     mr_uid = next(uid for uid, m in study["series"].items() if m == "MR")
     url = f"{orthanc.dicomweb_url}?SeriesInstanceUID={mr_uid}"
-    summary = score(model, [url], tmp_path / "out", workers=0, quiet=True, store_results=orthanc.dicomweb_url)
-    assert (summary.ok, summary.store_failed) == (1, 0)
+    from medtl.cli.main import main
+
+    argv = ["score", "--model", str(model), "--input", url, "--output", str(tmp_path / "out"), "--workers", "0",
+            "--quiet", "--store-results", orthanc.dicomweb_url]
+    assert main(argv) == 0
     row = (tmp_path / "out" / "predictions.csv").read_text().splitlines()
     values = dict(zip(row[0].split(","), row[1].split(",")))
     client = make_client(parse_dicomweb_url(orthanc.dicomweb_url))
