@@ -71,7 +71,7 @@ def _assert_no_identifiers(out: Path) -> None:
 def test_score_dicomweb_matches_folder_and_stores_seg(pacs_env, study, seg_model, tmp_path, private_tmp):
     orthanc = pacs_env
     web, files = tmp_path / "web", tmp_path / "files"
-    summary = score(seg_model, [_ct_url(orthanc)], web, workers=0, quiet=True, store_results=orthanc.dicomweb_url)
+    summary = score(seg_model, [_ct_url(orthanc)], web, workers=1, quiet=True, store_results=orthanc.dicomweb_url)
     assert (summary.total, summary.ok, summary.store_failed) == (3, 3, 0)
     assert list(private_tmp.iterdir()) == []  # the retrieved series are deleted
     score(seg_model, [study["root"] / "ct"], files, workers=0, quiet=True)
@@ -199,3 +199,19 @@ def test_kill_mid_run_then_resume_gives_the_same_result(pacs_env, long_study, se
     # a kill -9 cannot clean up: the private folder it leaves is mode 0700
     for left in tmpdir.iterdir():
         assert left.stat().st_mode & 0o077 == 0
+
+
+def test_launcher_prints_the_url_and_cleans_up_on_ctrl_c(orthanc, tmp_path):
+    """scripts/orthanc_local.py as a user runs it: URL and credentials printed, Ctrl-C stops it."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "orthanc_local.py")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Orthanc with DICOMweb at dicomweb://127.0.0.1:")
+        assert proc.stdout.readline().startswith("export MEDTL_DICOMWEB_USER=medtl MEDTL_DICOMWEB_PASSWORD=")
+        assert len(list(tmp_path.glob("medtl-orthanc-*"))) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    assert list(tmp_path.glob("medtl-orthanc-*")) == []
