@@ -5,7 +5,8 @@
             series.folder  # <tmp>/<n>/<SeriesInstanceUID>/000000.dcm ...  (None when series.error)
 
 The folder is made by ``tempfile.mkdtemp`` (mode 0700: other users cannot read the patients'
-images) and removed by :meth:`SeriesSource.close`, also when scoring fails. A series that cannot
+images) and removed by :meth:`SeriesSource.close`, also when scoring fails, on Ctrl-C and on SIGTERM (only
+``kill -9`` leaves it behind). A series that cannot
 be retrieved after the retries carries its :class:`~medtl.pacs.fetch.FetchError`; the query itself
 failing raises it (nothing can be scored without it).
 """
@@ -13,8 +14,10 @@ failing raises it (nothing can be scored without it).
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +40,11 @@ class SeriesSource:
         self.policy, self.quiet = policy, quiet
         self._tmp: Path | None = None
         self._count = 0
+        self._previous = None
 
     def _new_root(self) -> Path:
         if self._tmp is None:
+            self._previous = _raise_on_sigterm()  # only while patients' images are on disk
             self._tmp = Path(tempfile.mkdtemp(prefix="medtl-dicomweb-"))
         self._count += 1
         root = self._tmp / str(self._count)
@@ -68,9 +73,28 @@ class SeriesSource:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
     def __enter__(self) -> SeriesSource:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _raise_on_sigterm():
+    """SIGTERM (a job scheduler's cancel, ``kill``) unwinds like Ctrl-C so the temporary series are
+    deleted; the previous handler, or None when not in the main thread (signals go there only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        return None  # the application handles SIGTERM itself: leave it alone
+    signal.signal(signal.SIGTERM, _sigterm)
+    return previous

@@ -175,6 +175,24 @@ def long_study(orthanc, tmp_path_factory):
     return uid
 
 
+def test_sigterm_mid_run_deletes_the_retrieved_series(pacs_env, long_study, seg_model, tmp_path):
+    url = f"{pacs_env.dicomweb_url}?StudyInstanceUID={long_study}"
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TMPDIR": str(tmpdir)}
+    cmd = [sys.executable, "-m", "medtl.cli.main", "score", "--model", str(seg_model), "--input", url,
+           "--output", str(tmp_path / "out"), "--batch-size", "1", "--workers", "0", "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _results(tmp_path / "out") < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list(tmpdir.glob("medtl-dicomweb-*"))  # the series are there while it runs
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert list(tmpdir.iterdir()) == []
+
+
+@pytest.mark.slow
 def test_kill_mid_run_then_resume_gives_the_same_result(pacs_env, long_study, seg_model, tmp_path):
     """kill -9 the CLI after its first cases are recorded, resume, compare with an uninterrupted run."""
     url = f"{pacs_env.dicomweb_url}?StudyInstanceUID={long_study}"
