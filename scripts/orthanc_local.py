@@ -150,6 +150,11 @@ class LocalOrthanc:
         self.stop()
 
 
+def _exit_on_signal(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upload", nargs="*", default=[], metavar="FILE_OR_FOLDER",
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Orthanc with DICOMweb at {server.dicomweb_url}  (REST: {server.http_url})")
         print(f"export MEDTL_DICOMWEB_USER={server.user} MEDTL_DICOMWEB_PASSWORD={server.password}")
         print("Ctrl-C stops it and deletes its database.", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         while server.proc.poll() is None:
             time.sleep(0.5)
         print("orthanc_local: Orthanc exited", file=sys.stderr)
@@ -175,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C or SIGTERM (`timeout` signals the process, then its group) must not cut
+        # the cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         server.stop()
 
 

@@ -57,7 +57,10 @@ class SeriesSource:
 
         url = parse_dicomweb_url(text)
         client = make_client(url, self.policy)
-        refs = query_series(client, url.filters)
+        try:
+            refs = query_series(client, url.filters)
+        except FetchError as exc:  # name the server (the query itself stops the run)
+            raise FetchError(exc.message, path=url.redacted, code=exc.code) from None
         root = self._new_root()
         out = []
         for ref in tqdm(refs, desc="retrieving series", unit="series", disable=self.quiet or not refs,
@@ -85,6 +88,9 @@ class SeriesSource:
 
 
 def _sigterm(signum, frame):
+    # Ignore further SIGTERMs while unwinding: `timeout` and job schedulers signal the process and
+    # then its whole group, and a second SystemExit would cut the cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
