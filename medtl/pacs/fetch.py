@@ -89,16 +89,35 @@ def query_series(client, filters: dict[str, str], *, page: int = PAGE) -> list[S
         offset += len(found)
 
 
+def _save_instances(client, ref: SeriesRef, folder: Path, media_types) -> list[Path]:
+    files = []
+    for n, ds in enumerate(client.iter_series(ref.study_uid, ref.series_uid, media_types=media_types)):
+        path = folder / f"{n:06d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        files.append(path)
+    return files
+
+
+def _not_acceptable(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == 406
+
+
 def retrieve_series(client, ref: SeriesRef, folder: Path) -> list[Path]:
     """WADO-RS: every instance of ``ref`` written into the new folder ``folder`` (mode 0700) as
-    ``NNNNNN.dcm`` (names never come from the server). The folder is removed if anything fails."""
+    ``NNNNNN.dcm`` (names never come from the server). Asked for as stored; a server that cannot
+    (HTTP 406 Not Acceptable) is asked again for its default transfer syntax (Explicit VR Little
+    Endian). The folder is removed if anything fails."""
     folder.mkdir(mode=0o700)
-    files: list[Path] = []
     try:
-        for n, ds in enumerate(client.iter_series(ref.study_uid, ref.series_uid, media_types=AS_STORED)):
-            path = folder / f"{n:06d}.dcm"
-            ds.save_as(path, enforce_file_format=True)
-            files.append(path)
+        try:
+            files = _save_instances(client, ref, folder, AS_STORED)
+        except Exception as exc:  # noqa: BLE001 - sorted below
+            if not _not_acceptable(exc):
+                raise
+            for stale in folder.iterdir():
+                stale.unlink()
+            files = _save_instances(client, ref, folder, None)
     except Exception as exc:  # noqa: BLE001 - a failed series is reported, the others go on
         shutil.rmtree(folder, ignore_errors=True)
         raise fetch_error(exc, f"WADO-RS retrieve of series {ref.series_uid} failed") from None

@@ -9,18 +9,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextlib.contextmanager
-def serve(answers: list[tuple[int, bytes]], seen: list[dict], *, delay_s: float = 0.0):
-    """Port of a server answering ``answers`` in order (the last one repeats); each request's
-    headers are appended to ``seen``."""
+def serve(answers: list[tuple], seen: list[dict], *, delay_s: float = 0.0):
+    """Port of a server answering ``answers`` (``(status, body[, content type])``) in order (the
+    last one repeats); each request's headers and path are appended to ``seen``."""
     answers = list(answers)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
             seen.append({**self.headers, "path": self.path})
-            status, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            status, body, *ctype = answers.pop(0) if len(answers) > 1 else answers[0]
             time.sleep(delay_s)
             self.send_response(status)
-            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Type", ctype[0] if ctype else "application/dicom+json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:

@@ -66,3 +66,23 @@ def test_query_pages_end_on_a_short_or_repeated_page():
     with serve([(200, SERIES)], seen) as port:  # a server ignoring limit/offset: the same page forever
         assert len(query_series(_client(port), {}, page=1)) == 1
     assert len(seen) == 2 and "offset=1" in seen[1]["path"]
+
+
+def test_retrieve_asks_again_for_the_default_syntax_after_406(tmp_path):
+    """A server that cannot send instances as stored (406 Not Acceptable) is asked for its default."""
+    import numpy as np
+
+    from medtl.data.synthetic import write_dicom_series
+    from medtl.pacs.fetch import SeriesRef, retrieve_series
+
+    (source,) = write_dicom_series(tmp_path / "src", np.arange(64, dtype=np.int16).reshape(8, 8, 1))
+    boundary = "medtlboundary"
+    body = (f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + source.read_bytes()
+            + f"\r\n--{boundary}--\r\n".encode())
+    multipart = f'multipart/related; type="application/dicom"; boundary={boundary}'
+    seen = []
+    with serve([(406, b"", "text/plain"), (200, body, multipart)], seen) as port:
+        (got,) = retrieve_series(_client(port), SeriesRef("1.2", "1.2.3"), tmp_path / "out")
+    assert got.read_bytes() == source.read_bytes()
+    assert "transfer-syntax=*" in seen[0]["Accept"] and "transfer-syntax=*" not in seen[1]["Accept"]
+    assert len(seen) == 2 and (tmp_path / "out").stat().st_mode & 0o077 == 0
