@@ -68,3 +68,40 @@ def test_train_from_a_manifest_of_dicomweb_series(pacs_env, study, tmp_path, mon
 
     info = read_model_info(result.run_dir)
     assert info["preprocess"]["spatial_dims"] == 3 and info["label_names"] == ["no", "yes"]
+
+
+def test_series_uid_alone_is_looked_up(pacs_env, study, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDTL_DATA_CACHE", str(tmp_path / "cache"))
+    uid = sorted(study["series"])[0]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"image,label\n{pacs_env.dicomweb_url}?SeriesInstanceUID={uid},0\n")
+    (row,) = read_manifest(manifest, task="classification")
+    assert row.image.endswith(uid) and len(list((tmp_path / "cache").rglob("*.dcm"))) > 0
+    manifest.write_text(f"image,label\n{pacs_env.dicomweb_url}?SeriesInstanceUID=1.2.3.999,0\n")
+    with pytest.raises(DataError) as info:
+        read_manifest(manifest, task="classification")
+    assert "line 2" in str(info.value) and "dicomweb_not_found" in str(info.value)
+
+
+def test_scored_from_pacs_reviewed_exported_and_read_back(pacs_env, study, tmp_path, monkeypatch):
+    """The loop: score a query, accept the results in review, export the manifest: its images are the
+    series' DICOMweb URLs, which a training run reads through the cache."""
+    from medtl.infer.score import score
+    from medtl.review.actions import decide
+    from medtl.review.export import export_manifest
+    from medtl.review.scores import load_scores
+    from medtl.review.store import DecisionStore
+    from tests.infer import helpers
+
+    monkeypatch.setenv("MEDTL_DATA_CACHE", str(tmp_path / "cache"))
+    model = helpers.make_model_dir(tmp_path / "cls", spatial_dims=3, image_size=(32, 32, 16), intensity="ct_window")
+    score(model, [f"{pacs_env.dicomweb_url}?Modality=CT"], tmp_path / "out", workers=0, quiet=True)
+    run = load_scores(tmp_path / "out")
+    store = DecisionStore(tmp_path / "r.sqlite")
+    for case_id in run.cases:
+        decide(store, run, case_id, reviewer="Dr A", action="accept")
+    assert export_manifest(tmp_path / "r.sqlite", tmp_path / "out", tmp_path / "reviewed.csv") == 3
+    rows = read_manifest(tmp_path / "reviewed.csv", task="classification")
+    ct = sorted(uid for uid, m in study["series"].items() if m == "CT")
+    assert sorted(r.image_text for r in rows) == [f"{pacs_env.dicomweb_url}?SeriesInstanceUID={u}" for u in ct]
+    assert sorted(r.image.rsplit("/", 1)[1] for r in rows) == ct
