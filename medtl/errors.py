@@ -79,7 +79,8 @@ class WeightsError(MedtlError):
 
     Codes: ``weights_missing`` (the message says which file to put where),
     ``weights_mismatch`` (key or shape mismatch; never a silent partial load),
-    ``unsafe_weights`` (a pickle that would execute code).
+    ``unsafe_weights`` (a pickle that would execute code), ``weights_hash_mismatch`` (a download
+    that is not the published file; discarded), ``download_failed`` (network or HTTP error).
     """
 
     code = "weights_error"

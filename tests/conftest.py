@@ -13,6 +13,9 @@ import pytest
 # torch threads do not oversubscribe the 2 CI cores next to DataLoader workers and subprocesses.
 # Subprocesses the tests start (torchrun, medtl score) inherit it through the environment.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# No test downloads pretrained weights from the internet (medtl.models.download); the download
+# tests turn this off and point MEDTL_WEIGHTS_URL_BASE at a server on 127.0.0.1.
+os.environ["MEDTL_OFFLINE"] = "1"
 try:
     import torch
 

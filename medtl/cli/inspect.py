@@ -16,19 +16,24 @@ from pathlib import Path
 def register(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("inspect", help="list the scans under a file or folder and check they read",
                             description=__doc__)
-    parser.add_argument("path", help="a scan file, a DICOM series folder or any folder (searched recursively)")
+    parser.add_argument("path", help="a scan file, a DICOM series folder, any folder (searched recursively) or a "
+                                     "DICOMweb query dicomweb[s]://HOST:PORT/PATH?FILTERS (see docs/scoring.md)")
     parser.add_argument("--json", action="store_true", help="print one JSON list, one object per scan")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtl.data.inspect import format_table, inspect_path, layout_line
+    from medtl.data.inspect import format_table, inspect_dicomweb, inspect_path, layout_line
+    from medtl.pacs import is_dicomweb_url
 
     path = Path(args.path)
-    if not path.exists():
+    if is_dicomweb_url(args.path):
+        records = inspect_dicomweb(args.path, quiet=args.json)
+    elif not path.exists():
         print(f"medtl inspect: error: {path}: no such file or folder", file=sys.stderr)
         return 2
-    records = inspect_path(path)
+    else:
+        records = inspect_path(path)
     if args.json:
         print(json.dumps(records, indent=2))
     else:

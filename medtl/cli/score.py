@@ -10,7 +10,13 @@ def register(sub):
                        description="Score every scan under the inputs; writes predictions.csv, masks, "
                                    "DICOM SEG, review artefacts and run_manifest.json into OUT_DIR.")
     p.add_argument("--model", metavar="RUN_DIR", help="model directory (model.json + model.safetensors)")
-    p.add_argument("--input", nargs="+", metavar="PATH", help="files, folders (recursive) or a manifest CSV")
+    p.add_argument("--input", nargs="+", metavar="PATH",
+                   help="files, folders (recursive), a manifest CSV or a DICOMweb query "
+                        "dicomweb[s]://HOST:PORT/PATH?Modality=CT&StudyDate=20240101- (credentials from "
+                        "MEDTL_DICOMWEB_* environment variables or netrc, see docs/scoring.md)")
+    p.add_argument("--store-results", metavar="DICOMWEB_URL",
+                   help="also send DICOM SEG (segmentation) or SR (classification) results to this DICOMweb "
+                        "server with STOW-RS")
     p.add_argument("--output", metavar="OUT_DIR", help="output folder (nothing is written outside it)")
     p.add_argument("--resume", action="store_true", help="skip cases already scored for the same input and model")
     p.add_argument("--batch-size", type=int, default=8)
@@ -59,7 +65,7 @@ def run(args) -> int:
                         workers=args.workers, tta=args.tta, formats=args.format.split(","),
                         anonymise_ids=args.anonymise_ids, num_parts=args.num_parts, part_id=args.part_id,
                         quiet=args.quiet, cam=not args.no_cam, keep_patient_ids=args.keep_patient_ids,
-                        tta_axes=args.tta_axes, localizers=args.localizers)
+                        tta_axes=args.tta_axes, localizers=args.localizers, store_results=args.store_results)
     except MedtlError as exc:
         if exc.code in ("usage", "not_found", "bad_model_dir", "missing_file", "bad_json"):
             return _usage(str(exc))

@@ -5,15 +5,16 @@
     medtl weights --download NAME --source SOURCE [--to DIR]  fetch the file (needs internet) into
                                                                DIR (default: the torch hub cache)
 
-Files are searched in --weights-dir, $MEDTL_WEIGHTS_DIR, then the torch hub cache. Nothing is ever
-downloaded unless --download is given.
+Files are searched in --weights-dir, $MEDTL_WEIGHTS_DIR, then the torch hub cache. Listing and
+--check never download; training with --weights imagenet|medicalnet downloads a missing file that has
+a published hash (see docs/models.md), unless MEDTL_OFFLINE=1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import sys
 from pathlib import Path
 
 
@@ -75,38 +76,20 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def download(spec, dest: Path) -> Path:
-    """Fetch ``spec``'s first file into ``dest`` atomically; check the torchvision hash prefix and
-    that it loads without executing code. Never called by tests (no network there)."""
-    import hashlib
-    import urllib.request
-
+    """Fetch ``spec``'s file into ``dest`` (medtl.models.download): checked against its published
+    sha256 when one is known, and always checked to load without executing code."""
     from medtl.errors import WeightsError
-    from medtl.fileio import atomic_write
-    from medtl.models.weights import load_torch_file
+    from medtl.models.download import Published, download, published
 
+    pub = published(spec)
+    if pub is not None:
+        return download(pub, dest)
     if not spec.downloadable:
         raise WeightsError(f"not a direct download; get it from {spec.url}", path=spec.file_names[0],
                            code="weights_missing")
-    target = dest / spec.file_names[0]
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(spec.url, timeout=60) as response, atomic_write(target, "wb") as fh:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                fh.write(chunk)
-    except OSError as exc:
-        raise WeightsError(f"download from {spec.url} failed: {exc}", path=target, code="weights_missing") from None
-    m = re.search(r"-([0-9a-f]{8,})\.pth$", target.name)  # torchvision names carry a hash prefix
-    if m and not digest.hexdigest().startswith(m.group(1)):
-        target.unlink()
-        raise WeightsError(f"sha256 {digest.hexdigest()[:12]}... does not match the published {m.group(1)}",
-                           path=target, code="weights_mismatch")
-    try:
-        load_torch_file(target)
-    except WeightsError:
-        target.unlink()
-        raise
-    return target
+    print(f"note: no published sha256 is recorded for {spec.file_names[0]}; it is only checked to load safely",
+          file=sys.stderr)
+    return download(Published(spec.file_names[0], spec.url, ""), dest, check_hash=False)
 
 
 def run(args: argparse.Namespace) -> int:

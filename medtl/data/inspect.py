@@ -87,3 +87,25 @@ def layout_line(path: str | Path) -> str | None:
         return f"layout: {infer_layout(path).summary}"
     except DataError as exc:
         return f"layout: none usable by `medtl train --data` ({exc.message})"
+
+
+def inspect_dicomweb(url: str, *, quiet: bool = False) -> list[dict]:
+    """One record per series of a ``dicomweb://`` query, retrieved into a private temporary folder
+    (deleted before returning); ids are SeriesInstanceUIDs, paths the redacted query URL."""
+    from medtl.pacs.source import SeriesSource
+
+    records = []
+    with SeriesSource(quiet=quiet) as source:
+        for series in source.fetch(url):
+            uid, where = series.ref.series_uid, series.url.redacted
+            if series.folder is None:
+                records.append({"id": uid, "path": where, "format": "dicom", "modality": series.ref.modality or None,
+                                "shape": None, "spacing": None, "affine": None, "channels": None, "n_files": 0,
+                                "error": {"code": series.error.code, "message": series.error.message}})
+                continue
+            refs = discover_scans(series.folder)
+            for ref in refs:
+                record = inspect_ref(ref)
+                record.update(id=uid if len(refs) == 1 else f"{uid}/{ref.id}", path=where)
+                records.append(record)
+    return records

@@ -1,7 +1,9 @@
 """Manifest CSV parsing: one row per image, validated with the CSV file and line in every error.
 
-Columns: ``image`` (a file or a DICOM series folder), ``label`` (class name or index; multi-label
-as ``"a;b"``), ``mask`` (segmentation; ``"a;b"`` lists binary masks merged as their union), optional ``patient_id`` and ``split`` (train/val/test,
+Columns: ``image`` (a file, a DICOM series folder or one DICOMweb series
+``dicomweb://HOST:PORT/PATH?StudyInstanceUID=...&SeriesInstanceUID=...``, see medtl.pacs.cache), ``label``
+(class name or index; multi-label as ``"a;b"``), ``mask`` (segmentation; ``"a;b"`` lists binary masks merged as
+their union), optional ``patient_id`` and ``split`` (train/val/test,
 blank = assign automatically). Relative paths are relative to the CSV's folder. Extra columns
 are ignored. Column names are case-insensitive.
 """
@@ -32,6 +34,25 @@ class ManifestRow:
 def _resolve(base: Path, text: str) -> Path:
     p = Path(text).expanduser()
     return p if p.is_absolute() else base / p
+
+
+def _image_path(base: Path, image: str, fail) -> Path:
+    """The local file or folder of an ``image`` cell; a ``dicomweb://`` series is retrieved once into
+    the data cache (medtl.pacs.cache)."""
+    from medtl.errors import MedtlError
+    from medtl.pacs import is_dicomweb_url
+
+    if is_dicomweb_url(image):
+        from medtl.pacs.cache import cached_series
+
+        try:
+            return cached_series(image)
+        except MedtlError as exc:
+            raise fail(f"{exc.message} [{exc.code}]") from None
+    image_path = _resolve(base, image)
+    if not image_path.exists():
+        raise fail(f"image not found: {image_path}")
+    return image_path
 
 
 def read_manifest(path: str | Path, *, task: str) -> list[ManifestRow]:
@@ -73,9 +94,7 @@ def _parse_row(path: Path, base: Path, line: int, cells: dict, task: str, seen: 
     image = cells.get("image", "")
     if not image:
         raise fail("empty 'image' cell")
-    image_path = _resolve(base, image)
-    if not image_path.exists():
-        raise fail(f"image not found: {image_path}")
+    image_path = _image_path(base, image, fail)
     key = str(image_path.resolve())
     if key in seen:
         raise fail(f"image {image!r} is listed twice (first on line {seen[key]})")

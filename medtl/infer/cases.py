@@ -4,6 +4,12 @@ A case is one scan: a file, or one DICOM series (a folder holding two series giv
 Its ``case_id`` comes from the path relative to its input root (``/`` -> ``__``, unsafe
 characters removed) or, with ``anonymise_ids``, from a salted hash. Never from DICOM tags, so
 no PatientName/PatientID can leak into file names.
+
+A ``dicomweb://`` input (needs a :class:`medtl.pacs.source.SeriesSource`) gives one case per
+retrieved series, read from the private temporary folder ``<tmp>/<SeriesInstanceUID>/``: its
+``source`` is the SeriesInstanceUID (what the same series in a folder named by its UID gives), its
+``root`` the query URL with identifying filter values redacted. A series that could not be
+retrieved is a failed case with the fetch error's code.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ class Case:
     files: list[str] = field(default_factory=list)
     format: str = ""
     series_uid: str | None = None
-    error: ScanReadError | None = None  # discovery already knows it is not a scan
+    error: MedtlError | None = None  # discovery (or the DICOMweb retrieve) already knows it cannot be read
     ref: object | None = None  # medtl.data.ScanRef when it came from discovery
 
     def to_dict(self) -> dict:
@@ -98,17 +104,42 @@ def _case_from_ref(ref, root: Path) -> Case:
                 format=ref.format, series_uid=ref.series_uid, error=ref.error, ref=ref)
 
 
+def _from_dicomweb(url: str, source) -> list[Case]:
+    from medtl.data import discover_scans
+
+    if source is None:
+        raise MedtlError("DICOMweb inputs are not supported here", path=url, code="usage")
+    cases = []
+    for series in source.fetch(url):
+        root = series.url.redacted
+        if series.folder is None:
+            uid = series.ref.series_uid
+            cases.append(Case("", uid, root, str(series.root / uid), format="dicom", series_uid=uid,
+                              error=series.error))
+            continue
+        for ref in discover_scans(series.folder):
+            case = _case_from_ref(ref, series.root)
+            case.root = root
+            cases.append(case)
+    return cases
+
+
 def collect_cases(inputs: list[str | Path], *, anonymise_ids: bool = False, salt: str = "",
-                  localizers: bool = False) -> list[Case]:
-    """Every case under ``inputs`` in a deterministic order, with unique ids.
+                  localizers: bool = False, source=None) -> list[Case]:
+    """Every case under ``inputs`` in a deterministic order, with unique ids; ``dicomweb://``
+    inputs are retrieved through ``source`` (a :class:`medtl.pacs.source.SeriesSource`).
 
     Localizer-like parts of mixed DICOM series (fewer than 3 slices) are listed on stderr and left
     out unless ``localizers``. Raises :class:`MedtlError` (code ``usage``) when an input does not exist.
     """
     from medtl.data import discover_scans
+    from medtl.pacs import is_dicomweb_url
 
     cases: list[Case] = []
     for item in inputs:
+        if is_dicomweb_url(item):
+            cases.extend(_from_dicomweb(str(item), source))
+            continue
         path = Path(item)
         if not path.exists():
             raise MedtlError("input does not exist", path=path, code="usage")

@@ -36,10 +36,11 @@ class ScoreSummary:
     num_parts: int = 1
     part_id: int = 0
     loop_s: float = 0.0  # time in the scoring loop (wall_s minus discovery, model load, merge)
+    store_failed: int = 0  # cases whose results --store-results could not send
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.failed == 0 else 1
+        return 0 if self.failed == 0 and self.store_failed == 0 else 1
 
     @property
     def cases_per_s(self) -> float:
@@ -54,16 +55,31 @@ def _check_formats(formats) -> tuple[str, ...]:
     return formats
 
 
-def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 8, workers: int = 2,
-          tta: bool = False, formats=FORMATS, anonymise_ids: bool = False, num_parts: int = 1,
-          part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False,
-          tta_axes=None, localizers: bool = False) -> ScoreSummary:
-    """Score every case under ``inputs`` into ``output``; see docs/scoring.md.
+def score(model_dir, inputs, output, *, store_results: str | None = None, **options) -> ScoreSummary:
+    """Score every case under ``inputs`` (files, folders, manifests, ``dicomweb://`` queries) into
+    ``output``; see docs/scoring.md and :func:`_score` for ``options``.
 
-    ``tta_axes`` (with ``tta``): the spatial axes to flip; default the flips the model was trained
-    with (``medtl.models.tta.tta_flips``). ``localizers``: also score the parts of fewer than 3
-    slices of mixed DICOM series.
+    ``dicomweb://`` series are retrieved into a private temporary folder, deleted when scoring
+    (and ``store_results``: sending DICOM SEG / SR back with STOW-RS) is over, even on failure.
     """
+    from medtl.pacs.source import SeriesSource
+
+    if store_results:
+        from medtl.infer.store import check_store_url
+
+        check_store_url(store_results)  # a bad URL is a usage error before any work
+    with SeriesSource(quiet=options.get("quiet", False)) as source:
+        return _score(model_dir, inputs, output, source=source, store_url=store_results, **options)
+
+
+def _score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 8, workers: int = 2,
+           tta: bool = False, formats=FORMATS, anonymise_ids: bool = False, num_parts: int = 1,
+           part_id: int = 0, quiet: bool = False, cam: bool = True, keep_patient_ids: bool = False,
+           tta_axes=None, localizers: bool = False, source=None, store_url: str | None = None) -> ScoreSummary:
+    """``tta_axes`` (with ``tta``): the spatial axes to flip; default the flips the model was trained
+    with (``medtl.models.tta.tta_flips``). ``localizers``: also score the parts of fewer than 3
+    slices of mixed DICOM series. ``source`` retrieves ``dicomweb://`` inputs;
+    ``store_url``: where the DICOM results go (after a merged run)."""
     import torch
 
     from medtl import __version__
@@ -75,15 +91,18 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     from medtl.infer.sharding import clear_stale_parts, part_from_env, write_part
     from medtl.models import load_model_dir
     from medtl.models.io import read_model_info
+    from medtl.pacs import is_dicomweb_url
 
     t0, started = time.perf_counter(), now_iso()
     formats = _check_formats(formats)
     part, distributed = part_from_env(num_parts, part_id)
+    if part.num_parts > 1 and any(map(is_dicomweb_url, inputs)):  # each part would retrieve every series
+        raise MedtlError("dicomweb:// inputs are scored by one process: drop --num-parts", code="usage")
     out = Path(output)
     info = read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
     flips = _tta_flips(model_dir, info, tta, tta_axes)
     cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "",
-                          localizers=localizers)
+                          localizers=localizers, source=source)
     out_r = out.resolve()
     cases = [c for c in cases if out_r != Path(c.path) and out_r not in Path(c.path).parents]  # not our outputs
     if not cases:
@@ -103,7 +122,7 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     run = {"model_id": loaded.model_id, "weights_sha256": loaded.model_id, "model_dir": str(Path(model_dir).resolve()),
            "medtl_version": __version__, "task": loaded.task, "label_names": loaded.label_names,
            "spatial_dims": cfg.spatial_dims, "multilabel": loaded.multilabel, "tta": tta,
-           "write_csv": "csv" in formats, "inputs": [str(Path(p).resolve()) for p in inputs],
+           "write_csv": "csv" in formats, "inputs": [_describe_input(p) for p in inputs],
            "options": {"tta": tta, "tta_axes": None if flips is None else list(flips.axes),
                        "tta_axes_from": None if flips is None else flips.source, "formats": list(formats),
                        "anonymise_ids": anonymise_ids, "cam": cam}}
@@ -144,9 +163,22 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
         print(f"part {part.part_id} of {part.num_parts} done; when all parts are done run: "
               f"medtl score --merge {out}", file=sys.stderr)
     statuses = [results[i].status for i in mine]
+    store_failed = 0
+    if store_url and merged:
+        from medtl.infer.store import store_results
+
+        store_failed = store_results(out, cases, store_url, task=loaded.task, label_names=loaded.label_names,
+                                     keep_patient_ids=keep_patient_ids, quiet=quiet)
     return ScoreSummary(str(out), len(mine), statuses.count("ok"), len(mine) - statuses.count("ok"),
                         record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id,
-                        loop_s)
+                        loop_s, store_failed)
+
+
+def _describe_input(item) -> str:
+    """How run_manifest.json names an input: the resolved path, or the redacted DICOMweb URL."""
+    from medtl.pacs import is_dicomweb_url, parse_dicomweb_url
+
+    return parse_dicomweb_url(item).redacted if is_dicomweb_url(item) else str(Path(item).resolve())
 
 
 def _tta_flips(model_dir, info: dict, tta: bool, tta_axes):

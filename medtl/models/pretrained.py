@@ -19,7 +19,7 @@ from medtl.errors import WeightsError
 from medtl.fileio import sha256_file
 from medtl.models.adapt import adapt_normalisation, adapt_state_dict
 from medtl.models.registry import Encoder, PretrainedConfig
-from medtl.models.weights import find_weights_file, load_exact, load_torch_file, tensors_only
+from medtl.models.weights import find_weights_file, load_exact, load_torch_file, search_dirs, tensors_only
 
 StateMapper = Callable[[dict, Path], dict]
 
@@ -40,10 +40,27 @@ class WeightSpec:
     downloadable: bool = True  # ``url`` is the file itself (not a package page)
 
 
-def locate(spec: WeightSpec, *, weights_dir: str | Path | None = None, what: str = "weights") -> Path:
-    """The file for ``spec`` (``weights_missing`` with instructions when absent)."""
-    return find_weights_file(spec.file_names, weights_dir=weights_dir, url=spec.url, what=what,
-                             extra_paths=[Path(p) for p in spec.extra_paths])
+def locate(spec: WeightSpec, *, weights_dir: str | Path | None = None, what: str = "weights",
+           fetch: bool = False) -> Path:
+    """The file for ``spec`` (``weights_missing`` with instructions when absent). ``fetch``: when
+    it is absent and has a published URL and hash, download it into the first weights folder
+    (medtl.models.download); offline, the ``weights_missing`` message says why it could not."""
+    try:
+        return find_weights_file(spec.file_names, weights_dir=weights_dir, url=spec.url, what=what,
+                                 extra_paths=[Path(p) for p in spec.extra_paths])
+    except WeightsError as missing:
+        from medtl.models import download as dl
+
+        pub = dl.published(spec) if fetch and not dl.offline() else None
+        if pub is None:
+            raise
+        try:
+            return dl.download(pub, search_dirs(weights_dir)[0])
+        except WeightsError as exc:
+            if exc.code != "download_failed":
+                raise  # a file that fails its checks is an error, not "missing"
+            raise WeightsError(f"{missing.message} (automatic download failed: {exc.message})",
+                               path=missing.path, code="weights_missing") from None
 
 
 def load_pretrained(
@@ -57,7 +74,7 @@ def load_pretrained(
 ) -> None:
     """Load ``spec``'s file into ``module`` (default: the encoder) and fill ``pretrained_cfg``."""
     module = encoder if module is None else module
-    path = locate(spec, weights_dir=weights_dir, what=f"{encoder.name} {spec.source} weights")
+    path = locate(spec, weights_dir=weights_dir, what=f"{encoder.name} {spec.source} weights", fetch=True)
     raw = load_torch_file(path)
     state = tensors_only(mapper(raw, path), path=path)
     state = adapt_state_dict(state, module.state_dict(), first_conv=first_conv,

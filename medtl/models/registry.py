@@ -236,7 +236,7 @@ def create_encoder(
             if spec.spatial_dims == 3 and spatial_dims != 3:
                 raise ConfigError(f"{source} weights for {name!r} are 3D; spatial_dims={spatial_dims} "
                                   "cannot use them")
-            locate(spec, weights_dir=weights_dir, what=f"{name} {source} weights")
+            locate(spec, weights_dir=weights_dir, what=f"{name} {source} weights", fetch=True)
         return entry.factory(weights=source, spatial_dims=spatial_dims, in_channels=int(in_channels),
                              weights_dir=weights_dir, **kwargs)
     # Anything else is a path to an earlier medtl run (model directory).

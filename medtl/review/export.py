@@ -14,18 +14,26 @@ from medtl.review.scores import ScoreRun, load_scores
 from medtl.review.store import COLUMNS, DecisionStore
 
 
-def resolve_source(run: ScoreRun, case_id: str) -> Path:
-    """Absolute path of a case's input: its ``source`` relative to its input root (the case's
-    ``root`` in run_manifest.json, else each of the run's ``inputs``; a root that is a file stands
-    for its folder; source ``"."`` is the root itself, e.g. a DICOM series folder)."""
+def resolve_source(run: ScoreRun, case_id: str) -> str:
+    """Where a case's input is, as a manifest names it: the absolute path of its ``source``
+    relative to its input root (the case's ``root`` in run_manifest.json, else each of the run's
+    ``inputs``; a root that is a file stands for its folder; source ``"."`` is the root itself,
+    e.g. a DICOM series folder), or for a case scored from a DICOMweb query the URL of its series
+    (``dicomweb://...?SeriesInstanceUID=<source>``, which ``medtl train`` retrieves into its cache)."""
+    from medtl.pacs import is_dicomweb_url
+
     source = run.cases[case_id].source
     entry = (run.manifest.get("cases") or {}).get(case_id) or {}
+    if is_dicomweb_url(entry.get("root")):
+        from medtl.pacs.cache import series_url
+
+        return series_url(entry["root"], source)
     roots = [entry["root"]] if entry.get("root") else []
     roots += [r if Path(r).is_dir() else str(Path(r).parent) for r in run.inputs]
     candidates = [Path(source)] if Path(source).is_absolute() else [Path(r) / source for r in roots]
     for path in candidates:
         if path.exists():
-            return path.resolve()
+            return str(path.resolve())
     raise DataError(f"input {source!r} of case {case_id!r} not found under the run's input roots {roots}",
                     path=run.root / "run_manifest.json")
 
@@ -42,7 +50,7 @@ def reviewed_records(run: ScoreRun, store: DecisionStore) -> list[dict]:
         case = run.cases.get(case_id)
         if case is None:
             continue  # a decision about a case this run does not hold
-        image = str(resolve_source(run, case_id))
+        image = resolve_source(run, case_id)
         if run.task == "classification":
             if d.action in ("accept", "correct") and d.new_value:
                 records.append({"image": image, "label": d.new_value})
