@@ -33,6 +33,9 @@ from manifests import hippocampus_manifest
 DATASETS = {
     "breastmnist": {"config": "breastmnist.yaml", "metric": "auc", "scratch_lr": 0.001, "finetune": [],
                     "data": DATA / "breastmnist" / "breastmnist.npz"},
+    # the MedMNIST+ 64x64 file, same config (upsampled to 224 px as on docs/benchmarks/breastmnist_64.md)
+    "breastmnist_64": {"config": "breastmnist.yaml", "metric": "auc", "scratch_lr": 0.001, "finetune": [],
+                       "data": DATA / "breastmnist" / "breastmnist_64.npz"},
     # configs/hippocampus.yaml already trains from scratch: its own learning rate is the scratch arm's.
     # The 3D source (--pretrained) is another task and domain (e.g. AdrenalMNIST3D CT): its encoder
     # must adapt, so it trains at a third of the decoder's rate, not the 5e-5 meant for ImageNet
