@@ -21,6 +21,7 @@ from medtl.fileio import confined, confined_child, sync_filesystem
 from medtl.infer import outputs as out_files
 from medtl.infer.geometry import cam_to_preview, cams_to_previews, mask_to_preview, probabilities_to_mask
 from medtl.infer.resume import CaseResult, write_result
+from medtl.infer.triage import triage
 
 
 @dataclass
@@ -29,6 +30,7 @@ class CaseWriter:
     loaded: object  # medtl.models.LoadedModel
     formats: tuple[str, ...]
     keep_patient_ids: bool = False
+    mask_stats: dict | None = None  # the model directory's mask_stats.json (segmentation), if any
 
     @functools.cached_property
     def _cases_dir(self):
@@ -88,6 +90,11 @@ class CaseWriter:
         else:
             row, mask = self._segmentation(case, item, pred, outputs, info)
             preview["mask"] = mask_to_preview(mask, geom["affine"], p_affine, p_shape)
+            found = triage(pred, mask, tuple(geom["spacing"])[: mask.ndim], loaded.label_names, self.mask_stats,
+                           x_affine=item.x_affine, preview_affine=p_affine, preview_shape=p_shape)
+            row.update(found.row)
+            info.update(found.info)
+            preview["entropy"] = found.entropy_preview
         # The case folder is checked once (cases/ itself once per run); the file names in it are
         # fixed, and an atomic rename replaces (never follows) a symlink planted at one of them.
         case_dir = confined_child(self._cases_dir, cid)

@@ -9,6 +9,7 @@ the records (periodically and at the end).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from medtl.errors import MedtlError
 from medtl.fileio import confined, sync_filesystem
 
+log = logging.getLogger(__name__)
 FORMATS = ("csv", "nifti", "dicom-seg")
 SNAPSHOT_EVERY_S = 30.0
 WRITER_THREADS = 4
@@ -120,7 +122,7 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     record["skipped"] = len(results)
     from medtl.infer.casewriter import CaseWriter
 
-    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids)
+    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids, _mask_stats(model_dir, loaded.task))
     predictor = Predictor(loaded, tta=tta, cam=cam, tta_axes=None if flips is None else flips.axes,
                           roi_size=cfg.image_size if loaded.task == "segmentation" else None)
     t_loop = time.perf_counter()
@@ -145,6 +147,23 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     return ScoreSummary(str(out), len(mine), statuses.count("ok"), len(mine) - statuses.count("ok"),
                         record["skipped"], time.perf_counter() - t0, merged, part.num_parts, part.part_id,
                         loop_s)
+
+
+def _mask_stats(model_dir, task: str) -> dict | None:
+    """The training masks' statistics for the quality flags; said once when a segmentation model
+    has none (trained before medtl stored them)."""
+    from medtl.data.mask_stats import STATS_FILE, read_stats
+
+    if task != "segmentation":
+        return None
+    try:
+        stats = read_stats(model_dir)
+    except MedtlError as exc:
+        raise MedtlError(exc.message, path=exc.path, code="usage") from None
+    if stats is None:
+        log.warning("%s has no %s (trained before medtl stored training mask statistics): only the "
+                    "touches_border quality flag applies", model_dir, STATS_FILE)
+    return stats
 
 
 def _tta_flips(model_dir, info: dict, tta: bool, tta_axes):
