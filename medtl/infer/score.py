@@ -82,6 +82,7 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     part, distributed = part_from_env(num_parts, part_id)
     out = Path(output)
     info = read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
+    mask_stats = _mask_stats(model_dir, info.get("task"))
     flips = _tta_flips(model_dir, info, tta, tta_axes)
     cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "")
     out_r = out.resolve()
@@ -122,7 +123,7 @@ def score(model_dir, inputs, output, *, resume: bool = False, batch_size: int = 
     record["skipped"] = len(results)
     from medtl.infer.casewriter import CaseWriter
 
-    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids, _mask_stats(model_dir, loaded.task))
+    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids, mask_stats)
     predictor = Predictor(loaded, tta=tta, cam=cam, tta_axes=None if flips is None else flips.axes,
                           roi_size=cfg.image_size if loaded.task == "segmentation" else None)
     t_loop = time.perf_counter()

@@ -64,3 +64,16 @@ def test_training_statistics_turn_on_the_other_flags(seg_model, tmp_path):
     reason = next(f["reason"] for f in case["flags"] if f["code"] == "fov_out_of_range")
     assert "28 x 32.4 x 36 mm" in reason
     assert case["uncertainty_parts"] == {"entropy": case["uncertainty"]}
+
+
+def test_unreadable_training_statistics_stop_before_scoring(seg_model, tmp_path):
+    from medtl.errors import MedtlError
+
+    model = tmp_path / "model"
+    shutil.copytree(seg_model, model)
+    (model / "mask_stats.json").write_text("{broken")
+    helpers.write_ct_nifti(tmp_path / "in" / "a.nii.gz")
+    with pytest.raises(MedtlError, match="mask_stats.json") as err:
+        score(model, [tmp_path / "in"], tmp_path / "out", workers=0, quiet=True)
+    assert err.value.code == "usage" and "unreadable mask statistics" in str(err.value)
+    assert not (tmp_path / "out").exists()  # before anything is written
