@@ -21,12 +21,13 @@ from medtl.fileio import atomic_write_json
 
 STATS_FILE = "mask_stats.json"
 FORMAT = 1
+MIN_PART_SHARE = 0.02  # a connected part counts when it holds at least this share of its label's voxels
 
 
 @dataclass(frozen=True)
 class MaskMeasures:
     sizes: dict[str, float]  # per foreground label: mL (3D) or mm^2 (2D)
-    components: dict[str, int]  # per foreground label: connected parts (0 = absent)
+    components: dict[str, int]  # per foreground label: connected parts of >= MIN_PART_SHARE (0 = absent)
     border_voxels: int  # foreground voxels on the outermost layer of the grid
     extent_mm: tuple[float, ...]  # field of view per spatial axis
     spacing_mm: tuple[float, ...]
@@ -47,13 +48,20 @@ def measure_mask(mask: np.ndarray, spacing, label_names: list[str]) -> MaskMeasu
     sizes, parts = {}, {}
     for k, name in enumerate(label_names[1:], start=1):
         sizes[name] = float(counts[k]) * unit
-        parts[name] = int(connected(mask == k, return_num=True, connectivity=mask.ndim)[1]) if counts[k] else 0
+        parts[name] = _parts(connected(mask == k, connectivity=mask.ndim)) if counts[k] else 0
     border = 0
     for axis in range(mask.ndim):
         for end in (0, mask.shape[axis] - 1):
             border += int(np.count_nonzero(np.take(mask, end, axis=axis)))
     extent = tuple(float(n) * s for n, s in zip(mask.shape, spacing))
     return MaskMeasures(sizes, parts, border, extent, spacing)
+
+
+def _parts(labelled: np.ndarray) -> int:
+    """Connected parts holding at least MIN_PART_SHARE of the label's voxels (specks of a few
+    voxels are not a second structure)."""
+    sizes = np.bincount(labelled.ravel())[1:]
+    return int(np.count_nonzero(sizes >= MIN_PART_SHARE * sizes.sum()))
 
 
 def summarize(measures: list[MaskMeasures], label_names: list[str]) -> dict:

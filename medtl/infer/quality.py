@@ -7,8 +7,9 @@ Rules (docs/scoring.md "Quality flags"):
 
 - ``empty``: nothing predicted, while under ``EMPTY_RARE`` of the training masks were empty;
 - ``size_out_of_range``: a label's volume (area in 2D) outside the training 1st-99th percentile;
-- ``fragmented``: a label in several separate parts where at least ``SINGLE_PART_USUAL`` of the
-  training masks had it in one;
+- ``fragmented``: a label in several separate parts (each of at least ``MIN_PART_SHARE`` of its
+  voxels, ``medtl.data.mask_stats``) where at least ``SINGLE_PART_USUAL`` of the training masks
+  had it in one;
 - ``touches_border``: foreground on the outermost voxels of the image, unless at least
   ``BORDER_USUAL`` of the training masks did too;
 - ``fov_out_of_range`` / ``spacing_out_of_range``: the input's field of view or voxel spacing

@@ -31,6 +31,11 @@ def test_measure_mask_sizes_parts_border_and_field_of_view():
     e = measure_mask(edge, (0.2, 0.2), ["bg", "x"])
     assert e.border_voxels == 3 and e.sizes["x"] == pytest.approx(3 * 0.04)
     assert measure_mask(np.zeros((4, 4, 4), np.uint8), (1, 1, 1), NAMES).empty
+    specks = _mask()
+    specks[18, 14, 10] = 1  # one voxel: 1/65 of label a, under MIN_PART_SHARE
+    assert measure_mask(specks, (1, 1, 1), NAMES).components["a"] == 1
+    specks[16:18, 14:16, 10] = 1  # 4 more voxels beside it: 5/69 of label a, a second part
+    assert measure_mask(specks, (1, 1, 1), NAMES).components["a"] == 2
 
 
 def test_summarize_percentiles_fractions_and_ranges():
