@@ -113,3 +113,12 @@ def test_measure_then_flag_a_real_mask():
     mask[30:33, 40:45, 0:3] = 1  # a second part, on the border
     codes = _codes(measure_mask(mask, (1.0, 1.0, 1.0), ["background", "a"]))
     assert codes == ["fragmented", "touches_border"]
+
+
+def test_predicted_foreground_is_argmax_not_background():
+    from medtl.infer.seg_uncertainty import predicted_foreground
+
+    probs = torch.softmax(torch.randn(4, 9, 8, 7, generator=torch.Generator().manual_seed(0)) * 3, 0)
+    probs[:, 0, 0, 0] = torch.tensor([0.4, 0.4, 0.1, 0.1])  # a tie with background stays background
+    assert torch.equal(predicted_foreground(probs), probs.argmax(0) > 0)
+    assert not bool(predicted_foreground(probs)[0, 0, 0])
