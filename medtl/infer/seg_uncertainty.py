@@ -1,7 +1,8 @@
 """Per-case uncertainty of a segmentation, from the class probabilities scoring already has.
 
-- **entropy**: the voxel-wise predictive entropy divided by log K (0 certain, 1 uniform), averaged
-  over the predicted foreground and a one-voxel band around it (where a mask is right or wrong;
+- **entropy**: the voxel-wise predictive entropy divided by log K (0 certain, 1 uniform) of the
+  probabilities resampled onto the input's grid (those the mask is the argmax of), averaged over
+  the predicted foreground and a one-voxel band around it (where a mask is right or wrong;
   averaging over the whole image would drown it in confident background);
 - **TTA disagreement** (``--tta``): 1 - the mean Dice between the identity view's mask and each
   flipped view's mask (flipped back), over the foreground labels either predicts;
@@ -39,21 +40,12 @@ def _dilate(region: torch.Tensor) -> torch.Tensor:
     return pool(region[None, None].float(), kernel_size=3, stride=1, padding=1)[0, 0] > 0
 
 
-def predicted_foreground(probs: torch.Tensor) -> torch.Tensor:
-    """``argmax(0) > 0`` (ties go to background, as argmax's first index), as K-1 elementwise
-    maxima: a reduction over the class axis of a volume is several times slower on a CPU."""
-    best = probs[1]
-    for k in range(2, probs.shape[0]):
-        best = torch.maximum(best, probs[k])
-    return best > probs[0]
-
-
-def foreground_entropy(probs: torch.Tensor, entropy: torch.Tensor) -> float:
-    """Mean entropy over the predicted foreground and its border (0 when nothing is even nearly
-    foreground)."""
-    region = predicted_foreground(probs)
+def foreground_entropy(foreground: torch.Tensor, background_prob: torch.Tensor, entropy: torch.Tensor) -> float:
+    """Mean entropy over the predicted ``foreground`` (bool) and its border; for an empty prediction
+    over the voxels with at least NEAR_MISS foreground probability (0 when there are none)."""
+    region = foreground
     if not bool(region.any()):
-        region = (1.0 - probs[0]) >= NEAR_MISS
+        region = (1.0 - background_prob) >= NEAR_MISS
     if not bool(region.any()):
         return 0.0
     band = _dilate(region)

@@ -67,6 +67,10 @@ def _probs(fg: np.ndarray) -> torch.Tensor:
     return torch.stack([1 - fg, fg])
 
 
+def _fg_entropy(probs: torch.Tensor) -> float:
+    return foreground_entropy(probs.argmax(0) > 0, probs[0], entropy_map(probs))
+
+
 def test_entropy_is_averaged_over_the_foreground_and_its_border():
     fg = np.zeros((12, 12, 12), np.float32)
     fg[4:8, 4:8, 4:8] = 0.99  # sure object
@@ -75,18 +79,18 @@ def test_entropy_is_averaged_over_the_foreground_and_its_border():
     assert ent.shape == (12, 12, 12) and float(ent.max()) <= 1.0 and float(ent[0, 0, 0]) == pytest.approx(0, abs=1e-6)
     unsure = fg.copy()
     unsure[4:8, 4:8, 4:8] = 0.6
-    u_sure, u_unsure = (foreground_entropy(p, entropy_map(p)) for p in (sure, _probs(unsure)))
+    u_sure, u_unsure = (_fg_entropy(p) for p in (sure, _probs(unsure)))
     assert u_sure < 0.1 < u_unsure <= 1.0
     # only the object and its one-voxel band count: a larger confident background does not dilute it
     big = np.zeros((30, 30, 30), np.float32)
     big[4:8, 4:8, 4:8] = 0.6
-    assert foreground_entropy(_probs(big), entropy_map(_probs(big))) == pytest.approx(u_unsure, rel=1e-5)
+    assert _fg_entropy(_probs(big)) == pytest.approx(u_unsure, rel=1e-5)
     nothing = _probs(np.zeros((6, 6, 6), np.float32))
-    assert foreground_entropy(nothing, entropy_map(nothing)) == 0.0
+    assert _fg_entropy(nothing) == 0.0
     near = np.zeros((6, 6, 6), np.float32)
     near[2, 2, 2] = 0.4  # below 0.5 (empty mask) but a near miss: its entropy counts
     h = -(0.4 * np.log2(0.4) + 0.6 * np.log2(0.6))  # over the voxel and its 26 neighbours
-    assert foreground_entropy(_probs(near), entropy_map(_probs(near))) == pytest.approx(h / 27, rel=1e-4)
+    assert _fg_entropy(_probs(near)) == pytest.approx(h / 27, rel=1e-4)
 
 
 def test_tta_dice_disagreement_and_combination():
@@ -114,11 +118,3 @@ def test_measure_then_flag_a_real_mask():
     codes = _codes(measure_mask(mask, (1.0, 1.0, 1.0), ["background", "a"]))
     assert codes == ["fragmented", "touches_border"]
 
-
-def test_predicted_foreground_is_argmax_not_background():
-    from medtl.infer.seg_uncertainty import predicted_foreground
-
-    probs = torch.softmax(torch.randn(4, 9, 8, 7, generator=torch.Generator().manual_seed(0)) * 3, 0)
-    probs[:, 0, 0, 0] = torch.tensor([0.4, 0.4, 0.1, 0.1])  # a tie with background stays background
-    assert torch.equal(predicted_foreground(probs), probs.argmax(0) > 0)
-    assert not bool(predicted_foreground(probs)[0, 0, 0])
