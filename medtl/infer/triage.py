@@ -38,7 +38,7 @@ def triage(probs, mask: np.ndarray, disagreement: float | None, spacing, label_n
     flags = quality_flags(measure_mask(mask, spacing, label_names), stats)
     mask_preview, ent_preview = mask_to_preview(mask, scan_affine, preview_affine, preview_shape, extra=entropy)
     row = {"uncertainty": uncertainty, "confidence": round(1.0 - uncertainty, DIGITS),
-           "flags": ";".join(f.code for f in flags)}
+           "flags": ";".join(dict.fromkeys(f.code for f in flags))}  # a code once, even if two labels raise it
     if "tta_disagreement" in parts:
         row["tta_disagreement"] = parts["tta_disagreement"]
     info = {"uncertainty": uncertainty, "confidence": row["confidence"], "uncertainty_parts": parts,

@@ -46,7 +46,7 @@ def build_worklist(cases: Iterable[CaseInfo], decisions: Mapping[str, Decision])
                 reviewer=d.reviewer if d else None,
                 decided_at=d.decided_at if d else None,
                 value=d.new_value if d else case.predicted_label,
-                flags=", ".join(code for code, _ in case.flags),
+                flags=", ".join(dict.fromkeys(code for code, _ in case.flags)),
             )
         )
     return sort_rows(rows)

@@ -118,3 +118,24 @@ def test_measure_then_flag_a_real_mask():
     codes = _codes(measure_mask(mask, (1.0, 1.0, 1.0), ["background", "a"]))
     assert codes == ["fragmented", "touches_border"]
 
+
+
+def test_triage_row_lists_a_code_once_and_case_json_every_reason():
+    from medtl.infer.triage import triage
+
+    mask = np.zeros((10, 12, 8), np.uint8)
+    mask[2:5, 2:5, 2:5], mask[6:9, 6:9, 2:5] = 1, 2  # 27 voxels each, far below the training sizes
+    probs = torch.stack([torch.as_tensor(mask == k, dtype=torch.float32) for k in range(3)])
+    probs[:, torch.as_tensor(mask > 0)] += 0.3  # unsure inside the structures, sure in the background
+    probs = probs / probs.sum(0)
+    stats = {**STATS, "label_names": ["background", "a", "b"], "size_p01": {"a": 1.0, "b": 1.0},
+             "size_p99": {"a": 3.0, "b": 3.0}, "single_part_fraction": {"a": 1.0, "b": 1.0},
+             "extent_mm_sorted": {"min": [8.0, 10.0, 12.0], "max": [8.0, 10.0, 12.0]}}
+    found = triage(probs, mask, 0.25, (1.0, 1.0, 1.0), ["background", "a", "b"], stats,
+                   scan_affine=np.eye(4), preview_affine=np.eye(4), preview_shape=(10, 12, 8))
+    assert found.row["flags"] == "size_out_of_range"
+    assert [f["reason"][:2] for f in found.info["flags"]] == ["a ", "b "]
+    assert found.row["tta_disagreement"] == 0.25 and found.info["uncertainty_parts"]["tta_disagreement"] == 0.25
+    assert found.row["uncertainty"] == pytest.approx((found.info["uncertainty_parts"]["entropy"] + 0.25) / 2, abs=1e-6)
+    assert np.array_equal(found.mask_preview, mask) and found.entropy_preview.shape == mask.shape
+    assert found.info["uncertain_slices"]["axial"] in (2, 3, 4)

@@ -65,7 +65,7 @@ def test_flag_filter_keeps_cases_with_any_of_the_flags():
         return CaseInfo(case_id=cid, source=cid, task="segmentation", confidence=1 - unc, uncertainty=unc,
                         flags=tuple((f, "why") for f in flags))
 
-    rows = build_worklist([seg("a", 0.1, ["empty"]), seg("b", 0.7, []), seg("c", 0.4, ["fragmented", "empty"]),
+    rows = build_worklist([seg("a", 0.1, ["empty"]), seg("b", 0.7, []), seg("c", 0.4, ["fragmented", "empty", "empty"]),
                            seg("d", 0.2, ["touches_border"])], {})
     assert [r.case_id for r in rows] == ["b", "c", "d", "a"]  # most uncertain first
     assert rows[1].flags == "fragmented, empty"
