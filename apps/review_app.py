@@ -27,6 +27,7 @@ from medtl.review.store import DecisionStore
 
 MANUAL = "Manual width/level"
 CAM_LABEL = "Grad-CAM heatmap (model attention, not a finding)"
+ENTROPY_LABEL = "Entropy map (model uncertainty, not a finding)"
 KEYS = {"accept": "A", "reject": "X", "next": "N"}
 
 
@@ -81,13 +82,15 @@ def sidebar_filters(rows: list[worklist.WorklistRow]) -> list[worklist.WorklistR
     labels = sb.multiselect("Predicted label", sorted({r.predicted_label or "" for r in rows}), key="f_label")
     reviewers = sb.multiselect("Reviewer", sorted({r.reviewer or "" for r in rows}), key="f_reviewer",
                                format_func=lambda r: r or "(none)")
+    codes = sorted({c for r in rows for c in r.flags.split(", ") if c})
+    flags = sb.multiselect("Quality flag", codes, key="f_flag", help="Cases with any of these flags") if codes else []
     unc = sb.slider("Uncertainty", 0.0, 1.0, (0.0, 1.0), 0.01, key="f_unc")
     text = sb.text_input("Case id contains", key="f_text")
     by = sb.selectbox("Sort by", worklist.SORT_KEYS, key="sort_by",
                       format_func=lambda k: "least certain unreviewed first" if k == "priority" else k)
     desc = sb.checkbox("Descending", key="sort_desc")
     kept = worklist.filter_rows(rows, statuses=statuses, labels=labels, reviewers=reviewers,
-                                uncertainty=None if unc == (0.0, 1.0) else unc, text=text)
+                                uncertainty=None if unc == (0.0, 1.0) else unc, text=text, flags=flags)
     return worklist.sort_rows(kept, by, desc)
 
 
@@ -134,7 +137,10 @@ def show_viewer(args, stamp: float, run, case_id: str, settings) -> None:
     if spatial == 3:
         plane = top[0].radio("Plane", viewer.PLANES, horizontal=True, key="plane")
         n = viewer.n_slices(pv.image.shape, plane)
-        index = top[1].slider("Slice", 1, n, n // 2 + 1, key=f"slice__{case_id}__{plane}") - 1
+        hot = info.uncertain_slices.get(plane)  # opens where the model was least sure
+        start = hot + 1 if hot is not None and hot < n else n // 2 + 1
+        index = top[1].slider("Slice", 1, n, start, key=f"slice__{case_id}__{plane}",
+                              help="Opens at the slice of highest model uncertainty" if hot is not None else None) - 1
     names = settings.preset_names(info.modality) + [MANUAL]
     preset_name = bottom[0].selectbox("Window preset", names, index=names.index(settings.default_for(info.modality)),
                                       key=f"preset__{case_id}")
@@ -160,12 +166,19 @@ def show_viewer(args, stamp: float, run, case_id: str, settings) -> None:
     if pv.cam is not None:
         show_cam = st.toggle(CAM_LABEL, value=False, key="show_cam",
                              help="Where the model looked (Grad-CAM). It is not a finding or a diagnosis.")
-    plane_view = viewer.extract_plane(pv.image, pv.spacing, plane=plane, index=index, mask=pv.mask, cam=pv.cam,
+    heat = pv.cam
+    if pv.entropy is not None:
+        show_cam = st.toggle(ENTROPY_LABEL, value=False, key="show_entropy",
+                             help="Voxel-wise predictive entropy: bright where the model hesitated between labels.")
+        heat = pv.entropy
+    plane_view = viewer.extract_plane(pv.image, pv.spacing, plane=plane, index=index, mask=pv.mask, cam=heat,
                                       affine=pv.affine, rgb=pv.rgb)
     rgb = viewer.render(plane_view, bounds, show_mask=show_mask, mask_opacity=opacity, mask_mode=mode,
                         show_cam=show_cam, cam_opacity=settings.cam_opacity, colors=settings.colors,
                         max_side=settings.max_side, min_side=settings.min_side)
     where = f"{plane} slice {index + 1}" if spatial == 3 else "2D image"
+    if spatial == 3 and info.uncertain_slices.get(plane) == index:
+        where += " (highest model uncertainty)"
     st.image(rgb, caption=f"{where} · window {bounds[0]:.0f} to {bounds[1]:.0f}", width="content")
 
 
@@ -176,9 +189,12 @@ def show_case_panel(store: DecisionStore, run, case_id: str, reviewer: str | Non
     st.caption(f"Modality {info.modality or 'n/a'} · shape {tuple(info.shape) or 'n/a'} · spacing {spacing} mm")
     if run.task == "classification":
         st.markdown(f"Predicted: **{info.predicted_label or 'n/a'}**")
-        c1, c2 = st.columns(2)
-        c1.metric("Confidence", f"{info.confidence:.2f}" if info.confidence is not None else "n/a")
-        c2.metric("Uncertainty", f"{info.uncertainty:.2f}" if info.uncertainty is not None else "n/a")
+    c1, c2 = st.columns(2)
+    c1.metric("Confidence", f"{info.confidence:.2f}" if info.confidence is not None else "n/a")
+    c2.metric("Uncertainty", f"{info.uncertainty:.2f}" if info.uncertainty is not None else "n/a")
+    for code, reason in info.flags:
+        st.markdown(f":orange-badge[:material/flag: {code}] {reason}")
+    if run.task == "classification":
         probs = pd.DataFrame({"class": list(info.probabilities), "probability": list(info.probabilities.values())})
         st.dataframe(probs, hide_index=True, column_config={
             "probability": st.column_config.ProgressColumn("probability", min_value=0.0, max_value=1.0, format="%.3f")})
@@ -254,6 +270,8 @@ def main() -> None:
         getattr(st, flash[0])(flash[1])
     table = pd.DataFrame([r.as_dict() for r in rows], columns=list(worklist.WorklistRow.__dataclass_fields__))
     table[["reviewer", "decided_at"]] = table[["reviewer", "decided_at"]].fillna("")
+    if not any(r.flags for r in all_rows):
+        table = table.drop(columns=["flags"])
     numbers = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("confidence", "uncertainty")}
     st.dataframe(table, hide_index=True, column_config=numbers, height=min(36 * (len(rows) + 1) + 4, 220), key="table",
                  on_select=lambda: on_table_select([r.case_id for r in rows]), selection_mode="single-row")

@@ -51,6 +51,7 @@ BENCHMARKS = [
     Bench("breastmnist_64", "bench_breastmnist.py", "breastmnist_64", "BreastMNIST 64 px: ImageNet vs + SSL",
           ["--size", "64", "--arms", "finetune", "finetune-lite2", "ssl", "--ssl",
            "{work}/pretraining_breastmnist_64/ssl/genesis_breastmnist_64"]),
+    Bench("triage", "bench_triage.py", "triage", "Segmentation triage: uncertainty and quality flags vs Dice"),
 ]
 
 CITATIONS = """\

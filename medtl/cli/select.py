@@ -8,14 +8,15 @@ import argparse
 def register(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "select",
-        help="pick the K cases to review next (most uncertain or random)",
+        help="pick the K cases to review next (most uncertain, flagged first, or random)",
         description="Pick the next --budget cases to review from a `medtl score` output folder: the most "
-        "uncertain first (ties: lowest confidence, then case id) or a seeded random sample. Failed "
+        "uncertain first (ties: lowest confidence, then case id), segmentation cases with quality flags "
+        "first (flags-first; then by uncertainty) or a seeded random sample. Failed "
         "cases and, with --db, cases that already have a review decision are skipped.",
     )
     p.add_argument("--scores", required=True, metavar="OUT_DIR", help="scoring output folder (predictions.csv)")
     p.add_argument("--budget", required=True, type=int, metavar="K", help="number of cases to pick")
-    p.add_argument("--strategy", choices=("uncertainty", "random"), default="uncertainty")
+    p.add_argument("--strategy", choices=("uncertainty", "flags-first", "random"), default="uncertainty")
     p.add_argument("--seed", type=int, default=0, help="seed for --strategy random (default 0)")
     p.add_argument("--db", metavar="REVIEW.sqlite", help="review database: skip cases already reviewed")
     p.add_argument("--out", metavar="FILE.csv", help="also write the selection as CSV (atomic)")
@@ -23,10 +24,11 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ("rank", "case_id", "predicted_label", "uncertainty", "source")
+    header = ("rank", "case_id", "predicted_label", "uncertainty", "flags", "source")
     cells = [header] + [
         (str(r["rank"]), r["case_id"], str(r["predicted_label"] or ""),
-         "" if r["uncertainty"] is None else f"{r['uncertainty']:.4f}", str(r["source"] or ""))
+         "" if r["uncertainty"] is None else f"{r['uncertainty']:.4f}", str(r.get("flags") or ""),
+         str(r["source"] or ""))
         for r in rows
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]

@@ -3,8 +3,11 @@
 Reads ``OUT/predictions.csv`` (ARCHITECTURE.md "medtl.infer"). Failed cases (``status`` other
 than ``ok``) and, given the review database, cases that already have a decision are skipped.
 
-- ``uncertainty``: highest ``uncertainty`` (normalised entropy) first; ties by lowest
-  ``confidence``, then ``case_id``. Needs a classification scoring output.
+- ``uncertainty``: highest ``uncertainty`` first (classification: normalised entropy;
+  segmentation: the per-case uncertainty of docs/scoring.md); ties by lowest ``confidence``, then
+  ``case_id``. Needs a scoring output with uncertainty values.
+- ``flags-first``: cases with segmentation quality flags (``flags`` column) first, then the rest;
+  each group in the ``uncertainty`` order.
 - ``random``: a seeded random sample (the order of the CSV rows does not matter).
 """
 
@@ -18,8 +21,8 @@ from pathlib import Path
 
 from medtl.errors import DataError, MedtlError
 
-STRATEGIES = ("uncertainty", "random")
-OUTPUT_COLUMNS = ("case_id", "source", "predicted_label", "uncertainty", "rank")
+STRATEGIES = ("uncertainty", "flags-first", "random")
+OUTPUT_COLUMNS = ("case_id", "source", "predicted_label", "uncertainty", "flags", "rank")
 
 
 def _float(value: str | None) -> float | None:
@@ -51,6 +54,7 @@ def read_predictions(scores_dir: str | Path) -> list[dict]:
         row = dict(row)
         row["uncertainty"] = _float(row.get("uncertainty"))
         row["confidence"] = _float(row.get("confidence"))
+        row["flags"] = row.get("flags") or ""
         out.append(row)
     return out
 
@@ -76,6 +80,10 @@ def _uncertainty_order(row: dict) -> tuple:
     return (-row["uncertainty"], confidence, row["case_id"])
 
 
+def _flags_first_order(row: dict) -> tuple:
+    return (not row["flags"], *_uncertainty_order(row))
+
+
 def select_cases(scores_dir: str | Path, budget: int, strategy: str = "uncertainty", seed: int = 0,
                  exclude_reviewed_db: str | Path | None = None, out: str | Path | None = None) -> list[dict]:
     """The ``budget`` cases to review next, as dicts with ``OUTPUT_COLUMNS`` (rank from 1).
@@ -91,18 +99,20 @@ def select_cases(scores_dir: str | Path, budget: int, strategy: str = "uncertain
     if exclude_reviewed_db is not None:
         done = reviewed_case_ids(exclude_reviewed_db)
         rows = [r for r in rows if r["case_id"] not in done]
-    if strategy == "uncertainty":
+    if strategy != "random":
         if rows and all(r["uncertainty"] is None for r in rows):
-            raise DataError("predictions.csv has no uncertainty values (a segmentation output?); "
-                            "use --strategy random", path=Path(scores_dir) / "predictions.csv")
+            raise DataError("predictions.csv has no uncertainty values (a segmentation output scored before medtl "
+                            "wrote them? score it again); use --strategy random",
+                            path=Path(scores_dir) / "predictions.csv")
         rows = [r for r in rows if r["uncertainty"] is not None]
-        picked = sorted(rows, key=_uncertainty_order)[:budget]
+        key = _uncertainty_order if strategy == "uncertainty" else _flags_first_order
+        picked = sorted(rows, key=key)[:budget]
     else:
         ordered = sorted(rows, key=lambda r: r["case_id"])
         picked = random.Random(seed).sample(ordered, min(budget, len(ordered)))
     result = [{"case_id": r["case_id"], "source": r.get("source", ""),
                "predicted_label": r.get("predicted_label", ""), "uncertainty": r["uncertainty"],
-               "rank": i} for i, r in enumerate(picked, 1)]
+               "flags": r["flags"], "rank": i} for i, r in enumerate(picked, 1)]
     if out is not None:
         write_selection(out, result)
     return result

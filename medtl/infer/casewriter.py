@@ -19,8 +19,9 @@ import numpy as np
 
 from medtl.fileio import confined, confined_child, sync_filesystem
 from medtl.infer import outputs as out_files
-from medtl.infer.geometry import cam_to_preview, cams_to_previews, mask_to_preview, probabilities_to_mask
+from medtl.infer.geometry import cam_to_preview, cams_to_previews, labels_of, probabilities_to_grid
 from medtl.infer.resume import CaseResult, write_result
+from medtl.infer.triage import triage
 
 
 @dataclass
@@ -29,6 +30,7 @@ class CaseWriter:
     loaded: object  # medtl.models.LoadedModel
     formats: tuple[str, ...]
     keep_patient_ids: bool = False
+    mask_stats: dict | None = None  # the model directory's mask_stats.json (segmentation), if any
 
     @functools.cached_property
     def _cases_dir(self):
@@ -86,8 +88,12 @@ class CaseWriter:
             elif pred.cam is not None:
                 preview["cam"] = cam_to_preview(pred.cam, item.x_affine, p_affine, p_shape)
         else:
-            row, mask = self._segmentation(case, item, pred, outputs, info)
-            preview["mask"] = mask_to_preview(mask, geom["affine"], p_affine, p_shape)
+            row, mask, probs = self._segmentation(case, item, pred, outputs, info)
+            found = triage(probs, mask, pred.disagreement, tuple(geom["spacing"])[: mask.ndim], loaded.label_names,
+                           self.mask_stats, scan_affine=geom["affine"], preview_affine=p_affine, preview_shape=p_shape)
+            row.update(found.row)
+            info.update(found.info)
+            preview.update(mask=found.mask_preview, entropy=found.entropy_preview)
         # The case folder is checked once (cases/ itself once per run); the file names in it are
         # fixed, and an atomic rename replaces (never follows) a symlink planted at one of them.
         case_dir = confined_child(self._cases_dir, cid)
@@ -99,11 +105,13 @@ class CaseWriter:
             write_result(self.out_dir, result)
         return result
 
-    def _segmentation(self, case, item, pred, outputs: list[str], info: dict) -> tuple[dict, np.ndarray]:
+    def _segmentation(self, case, item, pred, outputs: list[str], info: dict) -> tuple[dict, np.ndarray, object]:
+        """Mask, volumes and mask files; returns (row, mask, probabilities on the input's grid)."""
         loaded, cid, geom = self.loaded, case.case_id, item.geometry
         shape = tuple(geom["shape"])
         squeezed = len(shape) == pred.probs.ndim  # 2D model on a one-slice 3D scan
-        mask = probabilities_to_mask(pred.probs, item.x_affine, geom["affine"], shape[:2] if squeezed else shape)
+        probs = probabilities_to_grid(pred.probs, item.x_affine, geom["affine"], shape[:2] if squeezed else shape)
+        mask = labels_of(probs)
         full = mask[..., None] if squeezed else mask
         row = out_files.measure_labels(mask, tuple(geom["spacing"])[: mask.ndim], loaded.label_names)
         key = "volumes_ml" if mask.ndim == 3 else "areas_mm2"
@@ -120,7 +128,7 @@ class CaseWriter:
                 outputs.append(f"seg/{cid}.dcm")
             except Exception as exc:  # the mask and volumes stay valid; say why there is no SEG
                 info["warnings"].append(f"no DICOM SEG: {exc}")
-        return row, mask
+        return row, mask, probs
 
 
 def attach_cam_previews(pairs: list[tuple]) -> None:

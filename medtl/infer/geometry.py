@@ -33,13 +33,22 @@ def to_grid(data: torch.Tensor, src_affine, dst_affine, dst_shape, *, mode: str 
     return out.as_tensor()
 
 
+def probabilities_to_grid(probs: torch.Tensor, src_affine, scan_affine, scan_shape) -> torch.Tensor:
+    """Class probabilities (K, *pre) on the preprocessed grid -> (K, *scan) on the scan grid."""
+    return to_grid(probs, src_affine, scan_affine, scan_shape, mode="bilinear")
+
+
 def probabilities_to_mask(probs: torch.Tensor, src_affine, scan_affine, scan_shape) -> np.ndarray:
     """Class probabilities (K, *pre) on the preprocessed grid -> uint8 label map on the scan grid.
 
     Probabilities (not labels) are resampled, then argmax: smoother borders than nearest labels.
     """
-    back = to_grid(probs, src_affine, scan_affine, scan_shape, mode="bilinear")
-    return back.argmax(0).to(torch.uint8).numpy()
+    return labels_of(probabilities_to_grid(probs, src_affine, scan_affine, scan_shape))
+
+
+def labels_of(probs: torch.Tensor) -> np.ndarray:
+    """uint8 argmax over the class axis of (K, *spatial) probabilities."""
+    return probs.argmax(0).to(torch.uint8).numpy()
 
 
 def preview_shape(spatial_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -73,10 +82,15 @@ def make_preview(array: np.ndarray, affine, photometric_rgb: bool) -> tuple[np.n
     return image, spacing, out_affine
 
 
-def mask_to_preview(mask: np.ndarray, scan_affine, preview_affine, preview_shape_: tuple[int, ...]) -> np.ndarray:
-    out = to_grid(torch.as_tensor(mask[None].astype(np.float32)), scan_affine, preview_affine,
-                  preview_shape_, mode="nearest")
-    return out[0].numpy().astype(np.uint8)
+def mask_to_preview(mask: np.ndarray, scan_affine, preview_affine, preview_shape_: tuple[int, ...],
+                    extra: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The label map (uint8) on the preview grid, nearest neighbour; with ``extra`` (a map on the
+    mask's grid, e.g. the voxel entropy) that map too, from the same resampling call."""
+    stack = torch.as_tensor(mask[None].astype(np.float32))
+    if extra is not None:
+        stack = torch.cat([stack, extra[None].float()])
+    out = to_grid(stack, scan_affine, preview_affine, preview_shape_, mode="nearest").numpy()
+    return out[0].astype(np.uint8), (out[1].astype(np.float32) if extra is not None else None)
 
 
 def cam_to_preview(cam: torch.Tensor, src_affine, preview_affine, preview_shape_: tuple[int, ...]) -> np.ndarray:

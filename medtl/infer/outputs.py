@@ -73,7 +73,9 @@ def prediction_header(task: str, label_names: list[str], *, spatial_dims: int, t
             head.append("tta_disagreement")
     else:
         key = "volume_ml" if spatial_dims == 3 else "area_mm2"
-        head += [f"{key}_{n}" for n in label_names[1:]]
+        head += [f"{key}_{n}" for n in label_names[1:]] + ["confidence", "uncertainty", "flags"]
+        if tta:
+            head.append("tta_disagreement")
     return head + ["status"]
 
 
@@ -97,16 +99,19 @@ def write_mask_nifti(path: str | Path, mask: np.ndarray, affine: np.ndarray) -> 
 
 
 def write_preview(path: str | Path, *, image: np.ndarray, spacing, affine, mask=None, cam=None,
-                  durable: bool = True) -> None:
+                  entropy=None, durable: bool = True) -> None:
     """The review app's ``preview.npz``: the image in the smallest dtype that holds it exactly
-    (see :func:`compact_image`), the mask as uint8, the Grad-CAM as uint8 (see :func:`cam_to_uint8`).
-    Readers cast the image to float32 and the CAM with :func:`cam_from_stored`."""
+    (see :func:`compact_image`), the mask as uint8, the Grad-CAM and the segmentation entropy map
+    as uint8 (see :func:`cam_to_uint8`). Readers cast the image to float32 and the maps with
+    :func:`cam_from_stored`."""
     arrays = {"image": compact_image(image), "spacing": np.asarray(spacing, np.float64),
               "affine": np.asarray(affine, np.float64)}
     if mask is not None:
         arrays["mask"] = np.asarray(mask, np.uint8)
     if cam is not None:
         arrays["cam"] = cam_to_uint8(cam)
+    if entropy is not None:
+        arrays["entropy"] = cam_to_uint8(entropy)
     atomic_write_bytes(path, npz_bytes(arrays), durable=durable)
 
 

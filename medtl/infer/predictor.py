@@ -5,7 +5,8 @@ with TTA the probabilities are averaged over the identity and one flip per TTA a
 model was trained with, see ``medtl.models.tta``; default every spatial axis) and the
 disagreement between views is reported as normalised mutual information (0 = all views agree).
 Segmentation: MONAI sliding windows over the training patch size (``predict_logits``), flips
-undone before averaging.
+undone before averaging; with TTA the disagreement is 1 - the Dice between the views' masks
+(``medtl.infer.seg_uncertainty``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from medtl.infer.seg_uncertainty import tta_dice_disagreement
 from medtl.models import predict_logits
 from medtl.models.tta import check_axes, flip_views
 
@@ -85,7 +87,11 @@ class Predictor:
         else:
             stacked = probs[None]  # (V, B, K, ...)
         mean = stacked.mean(0).cpu()
-        disagreement = self._disagreement(stacked) if self.tta and self.task == "classification" else None
+        disagreement = None
+        if self.tta and self.task == "classification":
+            disagreement = self._disagreement(stacked)
+        elif self.tta:  # segmentation: 1 - Dice between the identity view's mask and each flip's
+            disagreement = [tta_dice_disagreement(stacked[:, i]) for i in range(x.shape[0])]
         return [Prediction(mean[i], None if disagreement is None else float(disagreement[i]),
                            None if maps is None else maps[i].cpu())
                 for i in range(x.shape[0])]

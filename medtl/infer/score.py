@@ -9,6 +9,7 @@ the records (periodically and at the end).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from medtl.errors import MedtlError
 from medtl.fileio import confined, sync_filesystem
 
+log = logging.getLogger(__name__)
 FORMATS = ("csv", "nifti", "dicom-seg")
 SNAPSHOT_EVERY_S = 30.0
 WRITER_THREADS = 4
@@ -100,6 +102,7 @@ def _score(model_dir, inputs, output, *, resume: bool = False, batch_size: int =
         raise MedtlError("dicomweb:// inputs are scored by one process: drop --num-parts", code="usage")
     out = Path(output)
     info = read_model_info(model_dir)  # fail fast on a bad model directory, before touching OUT
+    mask_stats = _mask_stats(model_dir, info.get("task"))
     flips = _tta_flips(model_dir, info, tta, tta_axes)
     cases = collect_cases(list(inputs), anonymise_ids=anonymise_ids, salt=load_salt(out) if anonymise_ids else "",
                           localizers=localizers, source=source)
@@ -141,7 +144,7 @@ def _score(model_dir, inputs, output, *, resume: bool = False, batch_size: int =
     record["skipped"] = len(results)
     from medtl.infer.casewriter import CaseWriter
 
-    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids)
+    writer = CaseWriter(str(out), loaded, formats, keep_patient_ids, mask_stats)
     predictor = Predictor(loaded, tta=tta, cam=cam, tta_axes=None if flips is None else flips.axes,
                           roi_size=cfg.image_size if loaded.task == "segmentation" else None)
     t_loop = time.perf_counter()
@@ -179,6 +182,23 @@ def _describe_input(item) -> str:
     from medtl.pacs import is_dicomweb_url, parse_dicomweb_url
 
     return parse_dicomweb_url(item).redacted if is_dicomweb_url(item) else str(Path(item).resolve())
+
+
+def _mask_stats(model_dir, task: str) -> dict | None:
+    """The training masks' statistics for the quality flags; said once when a segmentation model
+    has none (trained before medtl stored them)."""
+    from medtl.data.mask_stats import STATS_FILE, read_stats
+
+    if task != "segmentation":
+        return None
+    try:
+        stats = read_stats(model_dir)
+    except MedtlError as exc:
+        raise MedtlError(exc.message, path=exc.path, code="usage") from None
+    if stats is None:
+        log.warning("%s has no %s (trained before medtl stored training mask statistics): only the "
+                    "touches_border quality flag applies", model_dir, STATS_FILE)
+    return stats
 
 
 def _tta_flips(model_dir, info: dict, tta: bool, tta_axes):

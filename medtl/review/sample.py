@@ -91,6 +91,27 @@ def _entropy(p: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum() / np.log(len(p)))
 
 
+def _seg_triage(rng, mask: np.ndarray, case: dict, row: dict, spacing) -> np.ndarray:
+    """Synthetic triage fields of a segmentation case (as ``medtl.infer.triage`` writes them): an
+    entropy map peaking off the middle slice, its most uncertain slices, uncertainty and flags."""
+    from medtl.infer.seg_uncertainty import uncertain_slices
+
+    shape = mask.shape
+    peak = [s * f for s, f in zip(shape, (rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.1, 0.3)))]
+    level = float(rng.uniform(0.05, 0.6))
+    dist2 = sum(((np.indices(shape)[d] - peak[d]) * spacing[d]) ** 2 for d in range(len(shape)))
+    entropy = (level * np.exp(-dist2 / (2 * 5.0**2))).astype(np.float32)
+    flags = []
+    if not mask.any():
+        flags.append({"code": "empty", "reason": "nothing segmented; 0% of the 40 training masks were empty"})
+    if level > 0.4:
+        flags.append({"code": "touches_border", "reason": "the mask reaches the edge of the image (12 voxels)"})
+    case.update(uncertainty=round(level, 6), confidence=round(1 - level, 6), flags=flags,
+                uncertainty_parts={"entropy": round(level, 6)}, uncertain_slices=uncertain_slices(entropy))
+    row.update(confidence=f"{1 - level:.6f}", uncertainty=f"{level:.6f}", flags=";".join(f["code"] for f in flags))
+    return entropy
+
+
 def write_sample_scores(
     out_dir: str | Path,
     inputs_dir: str | Path,
@@ -100,11 +121,13 @@ def write_sample_scores(
     n_cases: int = 6,
     n_failed: int = 1,
     seed: int = 0,
+    triage: bool = True,
 ) -> Path:
     """Write ``n_cases`` input images under ``inputs_dir`` and their scoring output under ``out_dir``
     (predictions.csv, run_manifest.json, errors.jsonl, cases/<id>/preview.npz + case.json, and
     masks/<id>.nii.gz for segmentation). ``n_failed`` extra inputs are recorded as failed cases.
-    Deterministic for a given ``seed``."""
+    ``triage=False`` writes segmentation cases as medtl did before issue #17 (no uncertainty,
+    flags, uncertain slices or entropy map). Deterministic for a given ``seed``."""
     out_dir, inputs_dir = Path(out_dir), Path(inputs_dir).resolve()
     rng = np.random.default_rng(seed)
     labels, spacing = LABELS[task], SPACING[spatial_dims]
@@ -130,7 +153,7 @@ def write_sample_scores(
         _write_input(inputs_dir / source, image, spacing)
         case = {"case_id": case_id, "source": source, "modality": modality, "shape": list(image.shape),
                 "spacing": list(spacing), "task": task}
-        cam = None
+        cam = entropy = None
         row = {"case_id": case_id, "source": source}
         outputs = [f"cases/{case_id}/preview.npz", f"cases/{case_id}/case.json"]
         if task == "classification":
@@ -155,13 +178,15 @@ def write_sample_scores(
                         volumes_ml=None)
             case[json_key] = {labels[1]: size}
             row[f"{key}_{labels[1]}"] = f"{size}"
+            if triage:
+                entropy = _seg_triage(rng, mask, case, row, spacing)
             mask_path = out_dir / "masks" / f"{case_id}.nii.gz"
             _write_nifti(mask_path, mask.astype(np.uint8), spacing)
             outputs.append(f"masks/{case_id}.nii.gz")
         row["status"] = "ok"
         rows.append(row)
         write_preview(out_dir / "cases" / case_id / "preview.npz", image=image, spacing=spacing,
-                      affine=_affine(spacing), mask=mask_out, cam=cam)  # the scorer's own format
+                      affine=_affine(spacing), mask=mask_out, cam=cam, entropy=entropy)  # the scorer's own format
         atomic_write_json(out_dir / "cases" / case_id / "case.json", case)
         cases[case_id] = {"source": source, "root": str(inputs_dir), "input_sha256": sha256_file(inputs_dir / source),
                           "outputs": outputs, "status": "ok"}

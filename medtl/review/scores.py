@@ -42,6 +42,8 @@ class CaseInfo:
     modality: str | None = None
     shape: tuple[int, ...] = ()
     spacing: tuple[float, ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()  # segmentation quality flags: (code, reason)
+    uncertain_slices: dict[str, int] = field(default_factory=dict)  # plane -> 0-based preview slice
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Preview:
     affine: np.ndarray
     mask: np.ndarray | None = None
     cam: np.ndarray | None = None
+    entropy: np.ndarray | None = None  # segmentation: voxel entropy 0..1 (model uncertainty)
 
     @property
     def rgb(self) -> bool:
@@ -101,6 +104,22 @@ def _measures(row: dict, case_json: dict, column: str, json_key: str) -> dict[st
     return {str(k): float(v) for k, v in found.items() if _float(v) is not None}
 
 
+def _flags(row: dict, case_json: dict) -> tuple[tuple[str, str], ...]:
+    """case.json's flags with their reasons, else the codes of predictions.csv's ``flags`` column
+    (none in a scoring folder written before medtl had them)."""
+    listed = case_json.get("flags")
+    if isinstance(listed, list):
+        return tuple((str(f.get("code")), str(f.get("reason") or "")) for f in listed if isinstance(f, dict))
+    return tuple((code, "") for code in str(row.get("flags") or "").split(";") if code)
+
+
+def _slices(case_json: dict) -> dict[str, int]:
+    found = case_json.get("uncertain_slices")
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): int(v) for k, v in found.items() if isinstance(v, int) and v >= 0}
+
+
 def _case(row: dict, task: str, case_json: dict) -> CaseInfo:
     probs = {k[len("prob_"):]: _float(v) for k, v in row.items() if k.startswith("prob_")}
     probs = {k: v for k, v in probs.items() if v is not None} or {
@@ -123,6 +142,8 @@ def _case(row: dict, task: str, case_json: dict) -> CaseInfo:
         modality=case_json.get("modality") or None,
         shape=tuple(int(s) for s in case_json.get("shape") or ()),
         spacing=tuple(float(s) for s in case_json.get("spacing") or ()),
+        flags=_flags(row, case_json),
+        uncertain_slices=_slices(case_json),
     )
 
 
@@ -178,13 +199,14 @@ def load_preview(run: ScoreRun, case_id: str) -> Preview:
             affine = np.asarray(npz["affine"], dtype=np.float64) if "affine" in npz else np.eye(4)
             mask = np.asarray(npz["mask"]) if "mask" in npz else None
             cam = cam_from_stored(npz["cam"]) if "cam" in npz else None
+            entropy = cam_from_stored(npz["entropy"]) if "entropy" in npz else None
     except FileNotFoundError as exc:
         raise ScoresError("no preview for this case", path=path) from exc
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ScoresError(f"unreadable preview: {exc}", path=path) from exc
     if image.ndim not in (spatial, spatial + 1) or spatial not in (2, 3):
         raise ScoresError(f"spacing {spacing} does not match image shape {image.shape}", path=path)
-    for name, arr in (("mask", mask), ("cam", cam)):
+    for name, arr in (("mask", mask), ("cam", cam), ("entropy", entropy)):
         if arr is not None and arr.shape != image.shape[:spatial]:
             raise ScoresError(f"{name} shape {arr.shape} differs from image shape {image.shape}", path=path)
-    return Preview(image, spacing, affine, mask, cam)
+    return Preview(image, spacing, affine, mask, cam, entropy)

@@ -12,7 +12,8 @@ from medtl.review.store import Decision
 
 STATUSES = ("unreviewed", "accepted", "rejected", "corrected")
 _STATUS_OF_ACTION = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
-SORT_KEYS = ("priority", "case_id", "predicted_label", "confidence", "uncertainty", "status", "reviewer", "decided_at")
+SORT_KEYS = ("priority", "case_id", "predicted_label", "confidence", "uncertainty", "status", "reviewer", "decided_at",
+             "flags")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WorklistRow:
     reviewer: str | None
     decided_at: str | None
     value: str | None  # current value: the reviewed label / mask verdict, else the prediction
+    flags: str = ""  # segmentation quality flag codes, comma-separated
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +46,7 @@ def build_worklist(cases: Iterable[CaseInfo], decisions: Mapping[str, Decision])
                 reviewer=d.reviewer if d else None,
                 decided_at=d.decided_at if d else None,
                 value=d.new_value if d else case.predicted_label,
+                flags=", ".join(dict.fromkeys(code for code, _ in case.flags)),
             )
         )
     return sort_rows(rows)
@@ -85,11 +88,13 @@ def filter_rows(
     confidence: tuple[float, float] | None = None,
     uncertainty: tuple[float, float] | None = None,
     text: str = "",
+    flags: Iterable[str] | None = None,
 ) -> list[WorklistRow]:
     """Keep rows matching every given filter (``None`` or empty = no filter on that column).
     ``reviewers`` may contain ``""`` for "not reviewed yet"; ranges are inclusive and drop rows
-    without a value; ``text`` matches the case id case-insensitively."""
-    statuses, labels, reviewers = (set(x) if x else None for x in (statuses, labels, reviewers))
+    without a value; ``text`` matches the case id case-insensitively; ``flags`` keeps rows with
+    any of the given quality flags."""
+    statuses, labels, reviewers, flags = (set(x) if x else None for x in (statuses, labels, reviewers, flags))
     needle = text.strip().lower()
 
     def keep(r: WorklistRow) -> bool:
@@ -98,6 +103,8 @@ def filter_rows(
         if labels is not None and (r.predicted_label or "") not in labels:
             return False
         if reviewers is not None and (r.reviewer or "") not in reviewers:
+            return False
+        if flags is not None and not flags & set(r.flags.split(", ")):
             return False
         for rng, value in ((confidence, r.confidence), (uncertainty, r.uncertainty)):
             if rng is not None and (value is None or not rng[0] <= value <= rng[1]):

@@ -135,6 +135,10 @@ def finalize(model, model_cfg, cfg: TrainConfig, source, datasets, preprocess, r
                           provenance=provenance, lineage=lineage,
                           extra={"training": {"data": data_info, "config": "config.yaml", "metrics": "metrics.json"}})
     model.to(rt.device)
+    if cfg.task == "segmentation":  # what the training masks looked like, for scoring's quality flags
+        from medtl.data.mask_stats import training_stats, write_stats
+
+        write_stats(run_dir, training_stats(source.records["train"], source.label_names))
     atomic_write_text(run_dir / "config.yaml", dump_yaml(cfg))
     write_test_cases(run_dir, cases)
     atomic_write_json(run_dir / "metrics.json", metrics)

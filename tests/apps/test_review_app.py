@@ -167,3 +167,57 @@ def test_two_reviewers_at_once(monkeypatch, cls3, tmp_path):
     ada.run()  # Ada's worklist shows the latest state
     row = ada.dataframe[0].value.set_index("case_id").loc[case]
     assert (row["status"], row["reviewer"]) == ("rejected", "Dr Bob")
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_segmentation_triage_worklist_flags_and_most_uncertain_slice(monkeypatch, tmp_path):
+    from medtl.review.scores import load_scores
+
+    out = write_sample_scores(tmp_path / "out", tmp_path / "in", task="segmentation", spatial_dims=3, n_cases=6)
+    run = load_scores(out)
+    at = _app(monkeypatch, out, tmp_path / "r.sqlite")
+    table = at.dataframe[0].value
+    # sorted by uncertainty, most uncertain first; confidence = 1 - uncertainty fills the column too
+    unc = table["uncertainty"].tolist()
+    assert len(unc) == 6 and unc == sorted(unc, reverse=True) and unc[0] > unc[-1]
+    assert (table["confidence"] + table["uncertainty"]).round(6).eq(1.0).all()
+    first = table["case_id"].iloc[0]
+    assert at.selectbox(key="case").value == first
+    # the slice slider opens at the case's most uncertain slice, and the caption says so
+    hot = run.cases[first].uncertain_slices["axial"]
+    assert hot != 12 // 2  # the sample puts it off the middle slice, so this checks the jump
+    assert at.slider(key=f"slice__{first}__axial").value == hot + 1
+    assert _caption(at).startswith(f"axial slice {hot + 1} (highest model uncertainty)")
+    at.radio(key="plane").set_value("coronal").run()
+    assert at.slider(key=f"slice__{first}__coronal").value == run.cases[first].uncertain_slices["coronal"] + 1
+    # flags: a badge per flag with its reason; a filter by flag
+    flagged = {cid for cid, c in run.cases.items() if any(code == "empty" for code, _ in c.flags)}
+    assert flagged and len(flagged) < 6
+    case = sorted(flagged)[0]
+    at.selectbox(key="case").select(case).run()
+    assert ":orange-badge[:material/flag: empty] nothing segmented" in _markdown(at)
+    at.multiselect(key="f_flag").select("empty").run()
+    kept = at.dataframe[0].value
+    assert set(kept["case_id"]) == flagged and all("empty" in f for f in kept["flags"])
+    assert kept["uncertainty"].tolist() == sorted(kept["uncertainty"], reverse=True)
+    # the entropy overlay is off by default and labelled as model uncertainty
+    overlay = at.toggle(key="show_entropy")
+    assert overlay.value is False and "model uncertainty" in overlay.label
+    overlay.set_value(True).run()
+    assert not at.exception
+
+
+def test_segmentation_folder_from_before_triage_still_opens(monkeypatch, tmp_path):
+    out = write_sample_scores(tmp_path / "out", tmp_path / "in", task="segmentation", spatial_dims=3, n_cases=3,
+                              triage=False)
+    at = _app(monkeypatch, out, tmp_path / "r.sqlite")
+    table = at.dataframe[0].value
+    assert len(table) == 3 and table["uncertainty"].isna().all() and "flags" not in table.columns
+    assert not [m for m in at.multiselect if m.key == "f_flag"]
+    assert not [t for t in at.toggle if t.key == "show_entropy"]
+    case = at.selectbox(key="case").value
+    assert at.slider(key=f"slice__{case}__axial").value == 12 // 2 + 1  # the middle slice, as before
+    assert "highest model uncertainty" not in _caption(at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -101,12 +102,13 @@ def _caption(page) -> str:
     return page.get_by_test_id("stImageCaption").first.inner_text()
 
 
-def test_review_in_a_real_browser(tmp_path):
+@contextlib.contextmanager
+def _browser_on(out: Path, db: Path, tmp_path: Path):
+    """``medtl review`` on ``out`` in its own session, and a Chromium page; yields (page, url)."""
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (`.ci/run` installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    out = write_sample_scores(tmp_path / "out", tmp_path / "inputs", task="classification", spatial_dims=3, n_cases=4)
-    db, log, port = tmp_path / "review.sqlite", tmp_path / "server.log", _free_port()
+    log, port = tmp_path / "server.log", _free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "medtl.cli.main", "review", "--scores", str(out), "--db", str(db), "--port", str(port)]
     with open(log, "wb") as fh:
@@ -118,11 +120,18 @@ def test_review_in_a_real_browser(tmp_path):
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(30_000)
-                _drive(page, url, tmp_path, out)
+                yield page, url
             finally:
                 browser.close()
     finally:
         _stop(proc)
+
+
+def test_review_in_a_real_browser(tmp_path):
+    out = write_sample_scores(tmp_path / "out", tmp_path / "inputs", task="classification", spatial_dims=3, n_cases=4)
+    db = tmp_path / "review.sqlite"
+    with _browser_on(out, db, tmp_path) as (page, url):
+        _drive(page, url, tmp_path, out)
     decisions = DecisionStore(db).history()
     assert [(d.action, d.reviewer) for d in decisions] == [("accept", REVIEWER), ("correct", REVIEWER)]
     assert decisions[0].comment == "a rim artefact"
@@ -198,3 +207,36 @@ def _drive(page, url: str, tmp_path: Path, out: Path) -> None:
     page.reload()
     _wait_for(lambda: "2/4 reviewed" in page.get_by_test_id("stSidebar").inner_text(), what="the reloaded worklist")
     assert (tmp_path / "review.png").stat().st_size > 10_000
+
+
+def test_segmentation_triage_in_a_real_browser(tmp_path):
+    """Segmentation worklist: opens on the most uncertain case at its most uncertain slice; the
+    flag filter narrows the case list; flags show as badges with their reason."""
+    out = write_sample_scores(tmp_path / "out", tmp_path / "inputs", task="segmentation", spatial_dims=3, n_cases=6)
+    cases = load_scores(out).cases
+    order = [r.case_id for r in build_worklist(cases.values(), {})]
+    assert [cases[c].uncertainty for c in order] == sorted((c.uncertainty for c in cases.values()), reverse=True)
+    flagged = [c for c in order if any(code == "empty" for code, _ in cases[c].flags)]
+    with _browser_on(out, tmp_path / "review.sqlite", tmp_path) as (page, url):
+        page.goto(url)
+        case_box = page.get_by_role("combobox", name="Case")
+        _wait_for(lambda: case_box.input_value() == order[0], what="the most uncertain case")
+        hot = cases[order[0]].uncertain_slices["axial"]
+        _wait_for(lambda: _caption(page).startswith(f"axial slice {hot + 1} (highest model uncertainty)"),
+                  what="the most uncertain slice")
+        _pick(page, "Quality flag", "empty")
+        page.keyboard.press("Escape")  # a multiselect stays open after a choice
+        _settle(page)
+        case_box.click()
+        options = _wait_for(lambda: page.get_by_role("option").all_inner_texts(), what="the case list")
+        page.keyboard.press("Escape")
+        listed = [o for o in options if o in flagged or o != order[0]]
+        assert listed == flagged  # only flagged cases, most uncertain first (the open case may lead)
+        _pick(page, "Case", flagged[-1])
+        _wait_for(lambda: case_box.input_value() == flagged[-1], what="the flagged case")
+        main = page.get_by_test_id("stMain")
+        _wait_for(lambda: "nothing segmented" in main.inner_text(), what="the flag's reason")
+        hot = cases[flagged[-1]].uncertain_slices["axial"]
+        _wait_for(lambda: _caption(page).startswith(f"axial slice {hot + 1} (highest model uncertainty)"),
+                  what="the flagged case's most uncertain slice")
+        assert page.get_by_text("Entropy map (model uncertainty, not a finding)").count() == 1

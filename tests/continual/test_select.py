@@ -25,7 +25,7 @@ def test_uncertainty_order_and_ties(scores):
     assert [r["case_id"] for r in picked] == ["a", "b", "d", "e"]
     assert [r["rank"] for r in picked] == [1, 2, 3, 4]
     assert picked[0] == {"case_id": "a", "source": "a.png", "predicted_label": "benign", "uncertainty": 0.9,
-                         "rank": 1}
+                         "flags": "", "rank": 1}
 
 
 def test_budget_larger_than_available(scores):
@@ -95,3 +95,18 @@ def test_errors(tmp_path, scores, write_predictions):
     (tmp_path / "bad" / "predictions.csv").write_text("foo,bar\n1,2\n")
     with pytest.raises(DataError, match="case_id"):
         select_cases(tmp_path / "bad", 1)
+
+
+def test_segmentation_ranked_by_uncertainty_and_flags_first(tmp_path, write_predictions):
+    header = ["case_id", "source", "volume_ml_a", "confidence", "uncertainty", "flags", "status"]
+
+    def seg(cid, unc, flags=""):
+        return {"case_id": cid, "source": f"{cid}.nii.gz", "volume_ml_a": 1.0, "confidence": 1 - unc,
+                "uncertainty": unc, "flags": flags, "status": "ok"}
+
+    rows = [seg("s1", 0.10, "empty"), seg("s2", 0.60), seg("s3", 0.30, "fragmented;touches_border"), seg("s4", 0.45)]
+    out = write_predictions(tmp_path / "seg", rows, header=header)
+    assert [r["case_id"] for r in select_cases(out, 4)] == ["s2", "s4", "s3", "s1"]
+    flagged = select_cases(out, 3, strategy="flags-first")
+    assert [r["case_id"] for r in flagged] == ["s3", "s1", "s2"]
+    assert flagged[0]["flags"] == "fragmented;touches_border" and flagged[2]["flags"] == ""

@@ -17,10 +17,20 @@ def test_select_prints_table_and_writes_csv(tmp_path, capsys, write_predictions,
     captured = capsys.readouterr()
     assert rc == 0
     lines = captured.out.strip().splitlines()
-    assert lines[0].split() == ["rank", "case_id", "predicted_label", "uncertainty", "source"]
+    assert lines[0].split() == ["rank", "case_id", "predicted_label", "uncertainty", "flags", "source"]
     assert lines[1].split()[:2] == ["1", "x2"] and lines[2].split()[:2] == ["2", "x1"]
     with open(out) as fh:
         assert [r["case_id"] for r in csv.DictReader(fh)] == ["x2", "x1"]
+
+
+def test_select_flags_first(tmp_path, capsys, write_predictions):
+    header = ["case_id", "source", "volume_ml_a", "confidence", "uncertainty", "flags", "status"]
+    rows = [{"case_id": c, "source": f"{c}.nii.gz", "volume_ml_a": 1, "confidence": 1 - u, "uncertainty": u,
+             "flags": f, "status": "ok"} for c, u, f in (("s1", 0.2, "empty"), ("s2", 0.8, ""))]
+    scores = write_predictions(tmp_path / "out", rows, header=header)
+    assert main(["select", "--scores", str(scores), "--budget", "2", "--strategy", "flags-first"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1].split()[:2] == ["1", "s1"] and "empty" in lines[1] and lines[2].split()[:2] == ["2", "s2"]
 
 
 def test_select_random_and_short_budget(tmp_path, capsys, write_predictions, pred_row):

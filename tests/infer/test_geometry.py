@@ -55,7 +55,10 @@ def test_inverting_preprocessing_recovers_the_input_grid():
     dice = 2 * (mask & truth).sum() / (mask.sum() + truth.sum())
     assert dice > 0.9
     _, _, p_aff = make_preview(image[None], affine, False)
-    assert np.array_equal(mask_to_preview(mask, affine, p_aff, shape), mask)
+    assert np.array_equal(mask_to_preview(mask, affine, p_aff, shape)[0], mask)
+    extra = torch.rand(shape)  # another map rides along in the same call, resampled the same way
+    both, moved = mask_to_preview(mask, affine, p_aff, shape, extra=extra)
+    assert np.array_equal(both, mask) and np.allclose(moved, extra.numpy())
 
 
 def test_batched_cam_previews_equal_one_call_per_map():

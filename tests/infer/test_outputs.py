@@ -67,7 +67,9 @@ def test_predictions_csv_header_and_failed_rows(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
     assert rows == [{**dict.fromkeys(header, ""), "case_id": "x", "source": "x.png", "status": "failed"}]
     assert prediction_header("segmentation", ["bg", "l"], spatial_dims=3, tta=False) == [
-        "case_id", "source", "volume_ml_l", "status"]
+        "case_id", "source", "volume_ml_l", "confidence", "uncertainty", "flags", "status"]
+    assert prediction_header("segmentation", ["bg", "l"], spatial_dims=2, tta=True)[-3:] == [
+        "flags", "tta_disagreement", "status"]
 
 
 def test_preview_npz_is_reproducible_and_loads_without_pickle(tmp_path):

@@ -78,3 +78,35 @@ def test_bad_previews(cls3):
         load_preview(run, "ct__case_000.nii.gz")
     with pytest.raises(ScoresError, match="unknown case"):
         load_preview(run, "ct__case_006.nii.gz")  # the failed one
+
+
+def test_segmentation_triage_fields(seg3):
+    run = load_scores(seg3)
+    for case_id, case in run.cases.items():
+        saved = json.loads((seg3 / "cases" / case_id / "case.json").read_text())
+        assert case.uncertainty == saved["uncertainty"] and case.confidence == pytest.approx(1 - case.uncertainty)
+        assert case.flags == tuple((f["code"], f["reason"]) for f in saved["flags"])
+        assert case.uncertain_slices == saved["uncertain_slices"]
+        pv = load_preview(run, case_id)
+        assert pv.entropy.shape == pv.image.shape and 0.0 <= pv.entropy.min() <= pv.entropy.max() <= 1.0
+        hot = pv.entropy.sum(axis=(0, 1)).argmax()
+        assert case.uncertain_slices["axial"] == hot
+    assert any(case.flags for case in run.cases.values())
+
+
+def test_flag_codes_from_the_csv_when_case_json_has_none(seg3):
+    case_id = "ct__case_000.nii.gz"
+    path = seg3 / "cases" / case_id / "case.json"
+    saved = json.loads(path.read_text())
+    assert [f["code"] for f in saved.pop("flags")] == ["empty"]
+    path.write_text(json.dumps(saved))
+    assert load_scores(seg3).cases[case_id].flags == (("empty", ""),)
+
+
+def test_segmentation_folder_from_before_triage(tmp_path):
+    from medtl.review.sample import write_sample_scores
+
+    out = write_sample_scores(tmp_path / "out", tmp_path / "in", task="segmentation", n_cases=3, triage=False)
+    run = load_scores(out)
+    assert all(c.uncertainty is None and c.flags == () and c.uncertain_slices == {} for c in run.cases.values())
+    assert all(load_preview(run, cid).entropy is None for cid in run.cases)

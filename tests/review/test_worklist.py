@@ -58,3 +58,17 @@ def test_filters(rows):
     assert ids(filter_rows(rows, confidence=(0.0, 0.6))) == ["b", "c"]
     assert ids(filter_rows(rows, text="B")) == ["b"]
     assert ids(filter_rows(rows, statuses=[], labels=None)) == ["a", "b", "c", "d", "e"]
+
+
+def test_flag_filter_keeps_cases_with_any_of_the_flags():
+    def seg(cid, unc, flags):
+        return CaseInfo(case_id=cid, source=cid, task="segmentation", confidence=1 - unc, uncertainty=unc,
+                        flags=tuple((f, "why") for f in flags))
+
+    rows = build_worklist([seg("a", 0.1, ["empty"]), seg("b", 0.7, []), seg("c", 0.4, ["fragmented", "empty", "empty"]),
+                           seg("d", 0.2, ["touches_border"])], {})
+    assert [r.case_id for r in rows] == ["b", "c", "d", "a"]  # most uncertain first
+    assert rows[1].flags == "fragmented, empty"
+    assert [r.case_id for r in filter_rows(rows, flags=["empty"])] == ["c", "a"]
+    assert [r.case_id for r in filter_rows(rows, flags=["touches_border", "fragmented"])] == ["c", "d"]
+    assert len(filter_rows(rows, flags=[])) == 4

@@ -70,6 +70,12 @@ def test_segmentation_3d_scratch_then_linear_probe(seg3d_manifest, tmp_path):
     base = train(tiny_config(seg3d_manifest, tmp_path / "scratch", task="segmentation", size=16, epochs=5,
                              extra=extra))
     assert check_run_dir(base.run_dir, task="segmentation")["test"]["dice"] > 0.5
+    from medtl.data.mask_stats import read_stats
+
+    stats = read_stats(base.run_dir)  # the training masks: 16 whole spheres of radius 3 voxels
+    name = stats["label_names"][1]
+    assert stats["n_masks"] == 16 and stats["empty_fraction"] == 0.0 and stats["border_fraction"] == 0.0
+    assert stats["single_part_fraction"][name] == 1.0 and 0 < stats["size_p01"][name] <= stats["size_p99"][name]
     probe = train(tiny_config(seg3d_manifest, tmp_path / "probe", task="segmentation", strategy="linear-probe",
                               size=16, epochs=2, extra=(*extra, f"model.weights={base.run_dir}")))
     metrics = check_run_dir(probe.run_dir, task="segmentation")
