@@ -85,3 +85,21 @@ def dedupe_overrides(items: list[str]) -> list[str]:
     for item in items:
         last[str(item).split("=", 1)[0]] = item
     return list(last.values())
+
+
+def train_command(cfg: CompareConfig, overrides: list[str], out, seed: int | None) -> str:
+    """The `medtl train` command of one run (overrides deduplicated: the last value of a key wins)."""
+    import shlex
+
+    parts = ["medtl", "train"]
+    if cfg.config:
+        parts += ["--config", str(cfg.config)]
+    parts += ["--data", str(cfg.data)]
+    if cfg.task:
+        parts += ["--task", cfg.task]
+    parts += ["--out", str(out)]
+    if seed is not None:
+        parts += ["--seed", str(seed)]
+    for item in dedupe_overrides(overrides):
+        parts += ["--set", item]
+    return shlex.join(parts)

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 from medtl.compare.analysis import analyse
-from medtl.compare.config import dedupe_overrides
+from medtl.compare.config import train_command
 from medtl.compare.machine import machine_info, machine_line
 from medtl.compare.plan import fraction_label
 
@@ -49,17 +49,7 @@ def compare_command(cfg) -> str:
 
 def final_command(cfg, arm, out_hint: str) -> str:
     """``medtl train`` for the recommended arm on all the training labels."""
-    parts = ["medtl", "train"]
-    if cfg.config:
-        parts += ["--config", str(cfg.config)]
-    parts += ["--data", str(cfg.data)]
-    if cfg.task:
-        parts += ["--task", cfg.task]
-    parts += ["--out", out_hint]
-    for item in dedupe_overrides([*cfg.overrides, *arm.overrides]):
-        parts += ["--set", item]
-    return shlex.join(parts)
-
+    return train_command(cfg, [*cfg.overrides, *arm.overrides], out_hint, None)
 
 
 def plot_label_efficiency(summary: list[dict], arms: list[str], metric: str, path: Path, title: str) -> Path | None:

@@ -14,13 +14,12 @@ one continues from its last checkpoint, so a killed comparison loses at most the
 
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medtl.compare.arms import Arm, default_arm_specs, parse_arms, random_init_warning
-from medtl.compare.config import CompareConfig, dedupe_overrides
+from medtl.compare.config import CompareConfig, train_command
 from medtl.compare.plan import Estimator, RunSpec, plan_runs
 from medtl.errors import ConfigError
 
@@ -80,21 +79,6 @@ def run_overrides(cfg: CompareConfig, spec: RunSpec) -> list[str]:
     """The ``medtl train`` overrides of one run, in precedence order (the arm's win over the base's)."""
     return [*cfg.overrides, *spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
             f"data.label_seed={spec.seed}"]
-
-
-def train_command(cfg: CompareConfig, overrides: list[str], out: Path, seed: int | None) -> str:
-    parts = ["medtl", "train"]
-    if cfg.config:
-        parts += ["--config", str(cfg.config)]
-    parts += ["--data", str(cfg.data)]
-    if cfg.task:
-        parts += ["--task", cfg.task]
-    parts += ["--out", str(out)]
-    if seed is not None:
-        parts += ["--seed", str(seed)]
-    for item in dedupe_overrides(overrides):
-        parts += ["--set", item]
-    return shlex.join(parts)
 
 
 def _row(spec: RunSpec, metrics: dict, cfg: CompareConfig, n_train: int) -> dict:
