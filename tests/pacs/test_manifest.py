@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from medtl.data import read_scan
@@ -105,3 +107,26 @@ def test_scored_from_pacs_reviewed_exported_and_read_back(pacs_env, study, tmp_p
     ct = sorted(uid for uid, m in study["series"].items() if m == "CT")
     assert sorted(r.image_text for r in rows) == [f"{pacs_env.dicomweb_url}?SeriesInstanceUID={u}" for u in ct]
     assert sorted(r.image.rsplit("/", 1)[1] for r in rows) == ct
+
+
+def test_labels_keyed_by_uid_joined_to_the_server(pacs_env, study, tmp_path, monkeypatch):
+    """A labels CSV keyed by SeriesInstanceUID (or StudyInstanceUID) and a sidecar naming the server:
+    each identifier is looked up with QIDO-RS, its series cached once; unknown identifiers are listed."""
+    import json
+
+    from medtl.data import load_source
+    from medtl.data.layouts import infer_layout
+
+    monkeypatch.setenv("MEDTL_DATA_CACHE", str(tmp_path / "cache"))
+    uids = sorted(study["series"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("SeriesInstanceUID,label\n" + "".join(f"{u},{'yes' if i % 2 else 'no'}\n"
+                                                            for i, u in enumerate(uids[:3])) + "1.2.3.999,no\n")
+    (tmp_path / "labels.json").write_text(json.dumps({"dicomweb": pacs_env.dicomweb_url}))
+    layout = infer_layout(labels)
+    assert [Path(r.image).name for r in layout.rows] == uids[:3] and layout.task == "classification"
+    assert any("1.2.3.999" in s for s in layout.left_out) and "1 CSV row without a series" in layout.summary
+    source = load_source(labels, task="classification", seed=0)
+    assert sum(source.counts().values()) == 3 and source.label_names == ["no", "yes"]
+    labels.write_text(f"StudyInstanceUID,label\n{study['study_uid']},yes\n")  # a study labels its series
+    assert len(infer_layout(labels).rows) == 4

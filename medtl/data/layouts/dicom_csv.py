@@ -1,6 +1,8 @@
 """Labels keyed by DICOM identifiers: a CSV with ``SeriesInstanceUID``, ``StudyInstanceUID`` or
 ``AccessionNumber`` and a ``label`` column (no ``image`` column), joined to the DICOM series found
-under a folder: the CSV's own folder, or ``dicom_folder`` in its sidecar JSON (relative to the CSV).
+under a folder: the CSV's own folder, or ``dicom_folder`` in its sidecar JSON (relative to the CSV);
+or, with ``dicomweb`` in the sidecar (a ``dicomweb://HOST:PORT/PATH`` server), to the series the
+server finds for each identifier (QIDO-RS), retrieved once into the data cache (medtl.pacs.cache).
 
 The most specific identifier present is the key. A study-level key (StudyInstanceUID,
 AccessionNumber) labels every series of the study, and the study is the patient group, so its
@@ -72,6 +74,33 @@ def _series_keys(folder: Path, key: str) -> tuple[dict[str, list[str]], list[str
     return found, left_out
 
 
+def _server_series(path: Path, server: str, key: str, values: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """identifier -> cached local folders of the series a DICOMweb server holds for it (one QIDO-RS
+    query per identifier; each series retrieved once into the data cache)."""
+    from medtl.pacs.cache import cached_series, series_url
+    from medtl.pacs.client import make_client
+    from medtl.pacs.fetch import query_series
+    from medtl.pacs.url import parse_dicomweb_url
+
+    try:
+        url = parse_dicomweb_url(server)
+        client = make_client(url)
+    except MedtlError as exc:
+        raise DataError(f"sidecar 'dicomweb': {exc.message}", path=path) from None
+    found: dict[str, list[str]] = {}
+    left_out: list[str] = []
+    for value in dict.fromkeys(values):
+        try:
+            refs = query_series(client, {TAG[key]: value})
+            for ref in refs:
+                link = f"{series_url(server, ref.series_uid)}&StudyInstanceUID={ref.study_uid}"
+                found.setdefault(value, []).append(str(cached_series(link)))
+        except MedtlError as exc:  # this identifier's series could not be had: listed, the rest go on
+            left_out.append(f"{path}: {TAG[key]} {value}: {exc.message} [{exc.code}]")
+            found.pop(value, None)
+    return found, left_out
+
+
 def infer(path: Path, task: str | None) -> Layout:
     task = check_task(task, "classification", "a labels CSV keyed by DICOM identifiers", path, ("classification",))
     header = _header(path)
@@ -79,15 +108,25 @@ def infer(path: Path, task: str | None) -> Layout:
         raise DataError(f"line 1: no 'label' column; found columns {header}", path=path)
     key = next(k for k in KEYS if k in header)
     info = read_sidecar(path)
-    folder = (path.parent / str(info.get("dicom_folder", "."))).resolve()
-    if not folder.is_dir():
-        raise DataError(f"DICOM folder {folder} not found (sidecar 'dicom_folder')", path=path)
-    series, left_out = _series_keys(folder, key)
+    server = info.get("dicomweb")
+    records = _read_rows(path, key)
+    if server:
+        from medtl.pacs.cache import cache_root
+
+        folder = cache_root()
+        series, left_out = _server_series(path, str(server), key, [cells[key] for _, cells in records])
+        where = "on the DICOMweb server"
+    else:
+        folder = (path.parent / str(info.get("dicom_folder", "."))).resolve()
+        if not folder.is_dir():
+            raise DataError(f"DICOM folder {folder} not found (sidecar 'dicom_folder')", path=path)
+        series, left_out = _series_keys(folder, key)
+        where = f"under {folder}"
     rows, matched = [], set()
-    for line, cells in _read_rows(path, key):
+    for line, cells in records:
         value = cells[key]
         if value not in series:
-            left_out.append(f"{path} line {line}: no series with {TAG[key]} {value} under {folder}")
+            left_out.append(f"{path} line {line}: no series with {TAG[key]} {value} {where}")
             continue
         matched.add(value)
         split = SPLIT_VALUES.get(cells.get("split", "").lower())
@@ -100,9 +139,10 @@ def infer(path: Path, task: str | None) -> Layout:
     unmatched = [p for value, ps in series.items() if value not in matched for p in ps]
     left_out += [f"{p}: series not in {path.name}" for p in unmatched]
     if not rows:
-        raise DataError(f"no row matched a DICOM series under {folder} by {TAG[key]}", path=path)
+        raise DataError(f"no row matched a DICOM series {where} by {TAG[key]}", path=path)
     missing = sum(1 for s in left_out if " line " in s)
-    summary = (f"found {plural(n_rows, 'series')} labelled by {TAG[key]} under {folder}"
-               f"; {plural(missing, 'CSV row')} without a series, {plural(len(unmatched), 'series')} without a row")
+    summary = (f"found {plural(n_rows, 'series')} labelled by {TAG[key]} {where}"
+               f"; {plural(missing, 'CSV row')} without a series"
+               + ("" if server else f", {plural(len(unmatched), 'series')} without a row"))
     return Layout("dicom-uid-csv", folder, task, rows, summary, info.get("label_names"), info.get("modality"),
                   left_out)
