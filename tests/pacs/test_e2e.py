@@ -53,10 +53,22 @@ def _comparable(out: Path) -> dict[str, object]:
         found[str(path.relative_to(out))] = np.asarray(nib.load(path).dataobj).tobytes()
     for path in sorted((out / "cases").rglob("preview.npz")):
         with np.load(path) as z:
-            found[str(path.relative_to(out))] = {k: z[k].tobytes() for k in z.files}
+            # the 8-bit entropy map is compared within one level (_entropy_maps): the killed run scored in a
+            # 1-thread process, the others with 2 threads; convolutions then differ in the last bits, which
+            # moves a voxel across a quantisation step now and then
+            found[str(path.relative_to(out))] = {k: z[k].tobytes() for k in z.files if k != "entropy"}
     for path in sorted((out / "seg").glob("*.dcm")):
         found[str(path.relative_to(out))] = pydicom.dcmread(path).pixel_array.tobytes()
     return found
+
+
+def _entropy_maps(out: Path) -> dict[str, np.ndarray]:
+    maps = {}
+    for path in sorted((out / "cases").rglob("preview.npz")):
+        with np.load(path) as z:
+            if "entropy" in z.files:
+                maps[str(path.relative_to(out))] = z["entropy"].astype(np.float64)
+    return maps
 
 
 def _assert_no_identifiers(out: Path) -> None:
@@ -216,6 +228,8 @@ def test_kill_mid_run_then_resume_gives_the_same_result(pacs_env, long_study, se
     assert (resumed.ok, resumed.skipped) == (8, done)
     score(seg_model, [url], ref, workers=0, quiet=True)
     assert _comparable(out) == _comparable(ref)
+    a, b = _entropy_maps(out), _entropy_maps(ref)
+    assert a.keys() == b.keys() and all(np.abs(a[k] - b[k]).max() <= 1 for k in a)  # 8-bit levels
     # a kill -9 cannot clean up: the private folder it leaves is mode 0700
     for left in tmpdir.iterdir():
         assert left.stat().st_mode & 0o077 == 0
