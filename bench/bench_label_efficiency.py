@@ -73,6 +73,8 @@ def main(argv=None) -> int:
     p.add_argument("--ssl-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra override of the --ssl arm (e.g. model.pretrained_decoder=false), repeatable")
     p.add_argument("--budget-minutes", type=float, help="as `medtl compare --budget-minutes`")
+    p.add_argument("--report-only", action="store_true", help="as `medtl compare --report-only` (page from the runs "
+                                                               "finished in --work)")
     args = p.parse_args(argv)
     pretrained_arms = sorted({"linear-probe", "finetune"} & set(args.arms))
     if args.dataset == "hippocampus" and pretrained_arms and not args.pretrained and not args.encoder:
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         seeds = sorted(set(seeds) | set(old["seeds"]))
     cfg = CompareConfig(data=str(data), out=str(work), config=str(CONFIGS / spec["config"]), arms=arms,
                         fractions=fractions, seeds=seeds, overrides=common_overrides(args), resume=True,
-                        budget_minutes=args.budget_minutes)
+                        budget_minutes=args.budget_minutes, report_only=args.report_only)
     result = compare(cfg)
     return publish(args.docs, f"label_efficiency_{args.dataset}", args.dataset, result, spec["metric"])
 

@@ -38,6 +38,8 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     p.add_argument("--no-plots", action="store_true", help="no label_efficiency.png (report without the plot)")
     p.add_argument("--resume", action="store_true", help="continue DIR: finished runs are kept")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the report of DIR's finished runs (e.g. with another --bootstrap)")
     p.add_argument("--quiet", action="store_true", help="plain log lines from each run, no progress bars (logs, CI)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     return p
@@ -53,6 +55,7 @@ def run(args) -> int:
     cfg = CompareConfig(data=args.data, out=args.out, task=args.task, arms=list(args.arms or []),
                         fractions=fractions_arg(args.fractions), seeds=seeds_arg(args.seeds), config=args.config,
                         overrides=list(args.overrides), budget_minutes=args.budget_minutes, resume=args.resume,
+                        report_only=args.report_only,
                         quiet=args.quiet, device=args.device, bootstrap=args.bootstrap, plots=not args.no_plots)
 
     def log(msg: str) -> None:

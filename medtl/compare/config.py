@@ -21,6 +21,7 @@ class CompareConfig:
     overrides: list[str] = field(default_factory=list)  # KEY=VALUE for every run
     budget_minutes: float | None = None
     resume: bool = False
+    report_only: bool = False  # train nothing: the report of the runs finished so far
     quiet: bool = False
     device: str | None = None  # auto | cpu | cuda (default: the base config's)
     plots: bool = True  # label_efficiency.png (and inline in report.html)

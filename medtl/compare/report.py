@@ -135,8 +135,11 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
         b.append(("h2", "Runs not in this report"))
         missing = planned - len(rows)
         text = f"{missing} planned run(s) did not run"
-        if skipped:
-            text += f"; {len(skipped)} skipped to stay within --budget-minutes {cfg.budget_minutes:g}"
+        budget = sum(1 for s in skipped if s["reason"] == "budget")
+        if budget:
+            text += f"; {budget} skipped to stay within --budget-minutes {cfg.budget_minutes:g}"
+        if len(skipped) > budget:
+            text += f"; {len(skipped) - budget} not trained (--report-only)"
         b.append(("p", text + ". `medtl compare ... --resume` (with a larger or no budget) adds them; finished runs "
                               "are kept."))
     b.append(("h2", "How to read this report"))

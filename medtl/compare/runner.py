@@ -52,9 +52,11 @@ def _check_out(cfg: CompareConfig) -> Path:
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise ConfigError("the output path exists and is not a folder", path=out)
-    if out.is_dir() and any(out.iterdir()) and not cfg.resume:
+    if out.is_dir() and any(out.iterdir()) and not (cfg.resume or cfg.report_only):
         what = "holds a comparison" if (out / MANIFEST).is_file() else "is not empty"
         raise ConfigError(f"the output folder {what}; pass --resume to continue it or choose another --out", path=out)
+    if cfg.report_only and not (out / MANIFEST).is_file():
+        raise ConfigError(f"--report-only: no {MANIFEST} here, so there are no runs to report", path=out)
     if cfg.resume and out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise ConfigError(f"--resume: no {MANIFEST} here, so this is not a medtl compare folder", path=out)
     return out
@@ -180,6 +182,10 @@ def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
             if done is not None:
                 rows.append(_row(spec, done, cfg, _n_train(spec, counts[spec.fraction])))
                 log(f"[{i}/{len(plan)}] {spec.label}: finished earlier, kept")
+                continue
+            if cfg.report_only:
+                skipped.append({"arm": spec.arm.name, "fraction": spec.fraction, "seed": spec.seed,
+                                "reason": "report-only", "estimate_s": None})
                 continue
             if budget_s is not None:
                 remaining = budget_s - (time.monotonic() - t_start)

@@ -74,6 +74,10 @@ def test_budget_stops_cleanly_and_says_what_was_skipped(blobs_npz, tmp_path):
     md = (out / "report.md").read_text()
     assert "## Runs not in this report" in md and "--budget-minutes" in md and "(no plot" in md
     assert not (out / "label_efficiency.png").exists()
+    # --report-only trains nothing and says so
+    again = compare(_cfg(blobs_npz, out, seeds=[0], report_only=True, plots=False), log=logs.append)
+    assert len(again.rows) == 1 and again.skipped[0]["reason"] == "report-only"
+    assert "1 not trained (--report-only)" in (out / "report.md").read_text()
     # a later --resume without a budget adds the skipped run and keeps the finished one
     first = next(out.glob("runs/scratch/0.5/seed0/metrics.json")).stat().st_mtime_ns
     more = compare(_cfg(blobs_npz, out, seeds=[0], resume=True), log=logs.append)
