@@ -165,10 +165,10 @@ def _recommendation_text(analysis: dict, arms, cfg) -> str:
     text = (f"**{rec['arm']}**: test {metric} {_f(rec[metric])} with {fraction_label(rec['fraction'])} of the "
             f"labels, {rec['wall_time_s'][0]:.0f} s per run. ")
     if rec["arm"] == rec["best"]:
-        text += "It has the best mean"
+        text += "It has the best mean" + (f"; not separable from it: {', '.join(others)}." if others else ".")
     else:
         text += f"It is not separable ({conf} % interval covers 0) from the best mean, {rec['best']}, and is cheaper"
-    text += f"; also not separable from the best: {', '.join(others)}." if others else "."
+        text += f"; also not separable from the best: {', '.join(others)}." if others else "."
     if len(arms) > 1 and rec["within_noise"] == [rec["best"]]:
         text += " Every other arm is separably worse at this fraction."
     need = rec.get("labels_needed")
