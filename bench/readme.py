@@ -52,6 +52,7 @@ BENCHMARKS = [
           ["--size", "64", "--arms", "finetune", "finetune-lite2", "ssl", "--ssl",
            "{work}/pretraining_breastmnist_64/ssl/genesis_breastmnist_64"]),
     Bench("triage", "bench_triage.py", "triage", "Segmentation triage: uncertainty and quality flags vs Dice"),
+    Bench("msd_layout", "bench_msd_layout.py", "msd_layout", "Training straight from a raw MSD folder (layout inference)"),
 ]
 
 CITATIONS = """\
