@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload", nargs="*", default=[], metavar="FILE_OR_FOLDER",
                         help="DICOM files (folders: every *.dcm below) to store once started")
     args = parser.parse_args(argv)
+    # Ctrl-C must stop it even when started from a shell's background job, which starts programs with
+    # SIGINT ignored (Python then installs no KeyboardInterrupt handler of its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server = LocalOrthanc().start()
     except RuntimeError as exc:
