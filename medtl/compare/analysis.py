@@ -82,7 +82,7 @@ def recommend(summary: list[dict], pair_list: list[dict], metric: str, rows: lis
             within.append(s)
     chosen = min(within, key=lambda s: s["wall_time_s"][0] if np.isfinite(s["wall_time_s"][0]) else np.inf)
     needs = _labels_needed(chosen["arm"], top_f, summary, rows, resamples=resamples, confidence=confidence)
-    return {"arm": chosen["arm"], "fraction": top_f, metric: chosen[metric], "best": best["arm"],
+    return {"arm": chosen["arm"], "fraction": top_f, metric: chosen[metric], "n": chosen["n"], "best": best["arm"],
             "within_noise": [s["arm"] for s in within], "wall_time_s": chosen["wall_time_s"], "labels_needed": needs}
 
 

@@ -162,7 +162,7 @@ def _recommendation_text(analysis: dict, arms, cfg) -> str:
         return "No recommendation: no run with a test result finished."
     conf = round(100 * analysis["confidence"])
     others = [a for a in rec["within_noise"] if a not in (rec["arm"], rec["best"])]
-    text = (f"**{rec['arm']}**: test {metric} {_f(rec[metric])} with {fraction_label(rec['fraction'])} of the "
+    text = (f"**{rec['arm']}**: test {metric} {_f(rec[metric], n=rec.get('n', 2))} with {fraction_label(rec['fraction'])} of the "
             f"labels, {rec['wall_time_s'][0]:.0f} s per run. ")
     if rec["arm"] == rec["best"]:
         text += "It has the best mean" + (f"; not separable from it: {', '.join(others)}." if others else ".")
