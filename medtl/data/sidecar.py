@@ -14,10 +14,15 @@ def read_sidecar(path: Path) -> dict:
     side = Path(path).with_suffix(".json")
     if not side.is_file():
         return {}
+    return read_json_object(side, "sidecar ")
+
+
+def read_json_object(path: Path, what: str = "") -> dict:
+    """A JSON file that must hold an object (a sidecar, an MSD dataset.json); DataError naming it."""
     try:
-        info = json.loads(side.read_text(encoding="utf-8"))
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DataError(f"sidecar is not valid JSON ({exc})", path=side) from exc
+        raise DataError(f"{what}is not valid JSON ({exc})", path=path) from exc
     if not isinstance(info, dict):
-        raise DataError("sidecar must hold a JSON object", path=side)
+        raise DataError(f"{what}must hold a JSON object", path=path)
     return info

@@ -10,7 +10,6 @@ modality from ``modality`` (MSD) or ``channel_names`` (nnU-Net v2).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -29,14 +28,9 @@ def matches(root: Path) -> bool:
 
 
 def read_dataset_json(root: Path) -> dict:
-    path = root / "dataset.json"
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"not valid JSON ({exc})", path=path) from exc
-    if not isinstance(info, dict):
-        raise DataError("must hold a JSON object", path=path)
-    return info
+    from medtl.data.sidecar import read_json_object
+
+    return read_json_object(root / "dataset.json")
 
 
 def label_names(info: dict, path: Path) -> list[str] | None:
