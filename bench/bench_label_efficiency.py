@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     p.add_argument("--ssl-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra override of the --ssl arm (e.g. model.pretrained_decoder=false), repeatable")
     p.add_argument("--budget-minutes", type=float, help="as `medtl compare --budget-minutes`")
+    p.add_argument("--page", help="name of the results page (default label_efficiency_<dataset>)")
     p.add_argument("--report-only", action="store_true", help="as `medtl compare --report-only` (page from the runs "
                                                                "finished in --work)")
     args = p.parse_args(argv)
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
                         fractions=fractions, seeds=seeds, overrides=overrides, resume=True, quiet=True,
                         device=args.device, budget_minutes=args.budget_minutes, report_only=args.report_only)
     result = compare(cfg)
-    return publish(args.docs, f"label_efficiency_{args.dataset}", args.dataset, result, spec["metric"])
+    return publish(args.docs, args.page or f"label_efficiency_{args.dataset}", args.dataset, result, spec["metric"])
 
 
 def _shown(path: Path) -> str:
