@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import time
@@ -20,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from medtl.compare.machine import machine_info, machine_line  # noqa: F401 (re-exported)
+from medtl.compare.report import markdown_table  # noqa: F401 (re-exported)
+from medtl.compare.stats import fmt_mean_sd as fmt  # noqa: F401 (re-exported)
 from medtl.compare.stats import mean_sd as mean_std  # noqa: F401 (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,20 +193,6 @@ def summarize(rows: list[dict], metrics: Sequence[str], *, split: str = "test", 
         item["wall_time_s"] = mean_std([r.get("wall_time_s") for r in rs])
         out.append(item)
     return out
-
-
-def fmt(ms: tuple[float, float], digits: int = 3, n: int = 2) -> str:
-    """``mean ± std``; just the value for a single run (no spread to show)."""
-    m, s = ms
-    if m is None or math.isnan(m):
-        return "n/a"
-    return f"{m:.{digits}f}" if n < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def summary_table(summary: list[dict], metrics: Sequence[str], *, group: str = "arm") -> str:

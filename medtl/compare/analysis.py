@@ -38,29 +38,30 @@ def summarise(rows: list[dict], arms: list[str], fractions: list[float], metric:
     return out
 
 
-def _cases_by_seed(rows: list[dict], arm: str, fraction: float) -> dict[int, dict]:
-    out = {}
+def load_all_cases(rows: list[dict]) -> dict[tuple[str, float], dict[int, dict]]:
+    """(arm, fraction) -> seed -> the run's per-case test outputs, each file read once; every (arm,
+    fraction) that ran has an entry, empty when none of its runs wrote test_cases.npz."""
+    out: dict[tuple[str, float], dict[int, dict]] = {}
     for r in rows:
-        if r["arm"] == arm and r["fraction"] == fraction:
-            cases = load_cases(r["run_dir"])
-            if cases is not None:
-                out[r["seed"]] = cases
+        found = out.setdefault((r["arm"], r["fraction"]), {})
+        cases = load_cases(r["run_dir"])
+        if cases is not None:
+            found[r["seed"]] = cases
     return out
 
 
-def pairs(rows: list[dict], arms: list[str], fractions: list[float], *, resamples: int, confidence: float) -> list[dict]:
+def pairs(cases: dict, arms: list[str], fractions: list[float], *, resamples: int, confidence: float) -> list[dict]:
     """Every pair of arms at every fraction where both ran: difference a - b and its interval."""
     out = []
     for f in fractions:
-        present = [a for a in arms if any(r["arm"] == a and r["fraction"] == f for r in rows)]
-        cases = {a: _cases_by_seed(rows, a, f) for a in present}
+        present = [a for a in arms if (a, f) in cases]
         for a, b in combinations(present, 2):
-            d = paired_difference(a, b, cases[a], cases[b], resamples=resamples, confidence=confidence)
+            d = paired_difference(a, b, cases[(a, f)], cases[(b, f)], resamples=resamples, confidence=confidence)
             out.append({"fraction": f, **d.to_dict()})
     return out
 
 
-def recommend(summary: list[dict], pair_list: list[dict], metric: str, rows: list[dict], *, resamples: int,
+def recommend(summary: list[dict], pair_list: list[dict], metric: str, cases: dict, *, resamples: int,
               confidence: float) -> dict | None:
     """At the largest fraction run: the best arm by mean, the arms not separable from it, and the
     cheapest of those (mean wall time); then the smallest fraction at which that arm is not separable
@@ -81,17 +82,17 @@ def recommend(summary: list[dict], pair_list: list[dict], metric: str, rows: lis
         if p is not None and not p["separable"] and np.isfinite(p["diff"]):
             within.append(s)
     chosen = min(within, key=lambda s: s["wall_time_s"][0] if np.isfinite(s["wall_time_s"][0]) else np.inf)
-    needs = _labels_needed(chosen["arm"], top_f, summary, rows, resamples=resamples, confidence=confidence)
+    needs = _labels_needed(chosen["arm"], top_f, summary, cases, resamples=resamples, confidence=confidence)
     return {"arm": chosen["arm"], "fraction": top_f, metric: chosen[metric], "n": chosen["n"], "best": best["arm"],
             "within_noise": [s["arm"] for s in within], "wall_time_s": chosen["wall_time_s"], "labels_needed": needs}
 
 
-def _labels_needed(arm: str, top_f: float, summary: list[dict], rows: list[dict], *, resamples: int,
+def _labels_needed(arm: str, top_f: float, summary: list[dict], cases: dict, *, resamples: int,
                    confidence: float) -> dict | None:
-    full = _cases_by_seed(rows, arm, top_f)
+    full = cases.get((arm, top_f), {})
     for s in sorted((s for s in summary if s["arm"] == arm and s["fraction"] < top_f), key=lambda s: s["fraction"]):
         d: PairedDifference = paired_difference(f"{arm}@{s['fraction']:g}", f"{arm}@{top_f:g}",
-                                                _cases_by_seed(rows, arm, s["fraction"]), full,
+                                                cases.get((arm, s["fraction"]), {}), full,
                                                 resamples=resamples, confidence=confidence)
         if np.isfinite(d.diff) and not d.separable:
             return {"fraction": s["fraction"], "n_train": s["n_train"], **d.to_dict()}
@@ -102,8 +103,9 @@ def analyse(rows: list[dict], arms: list[str], fractions: list[float], task: str
             confidence: float = 0.95) -> dict:
     metric = METRIC[task]
     summary = summarise(rows, arms, fractions, metric)
-    pair_list = pairs(rows, arms, fractions, resamples=resamples, confidence=confidence)
-    rec = recommend(summary, pair_list, metric, rows, resamples=resamples, confidence=confidence)
+    cases = load_all_cases(rows)
+    pair_list = pairs(cases, arms, fractions, resamples=resamples, confidence=confidence)
+    rec = recommend(summary, pair_list, metric, cases, resamples=resamples, confidence=confidence)
     times = {a: mean_sd([r.get("wall_time_s") for r in rows if r["arm"] == a]) for a in arms}
     totals = {a: float(sum(r.get("wall_time_s") or 0.0 for r in rows if r["arm"] == a)) for a in arms}
     return {"metric": metric, "summary": summary, "pairs": pair_list, "recommendation": rec,

@@ -17,15 +17,16 @@ from medtl.compare.analysis import analyse
 from medtl.compare.config import train_command
 from medtl.compare.machine import machine_info, machine_line
 from medtl.compare.plan import fraction_label
+from medtl.compare.stats import fmt_mean_sd
 
 PLOT = "label_efficiency.png"
 
 
-def _f(ms, digits: int = 3, n: int = 2) -> str:
-    m, s = ms
-    if m is None or not math.isfinite(m):
-        return "n/a"
-    return f"{m:.{digits}f}" if n < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"
+def markdown_table(headers, rows) -> str:
+    """A Markdown table (one line per row, cells as ``str``), ending in a newline."""
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _signed(v: float) -> str:
@@ -121,7 +122,7 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
             b.append(("p", "No run finished at this fraction."))
             continue
         b.append(("table", ["arm", "runs", f"test {metric} (mean ± sd)", "time per run (s)"],
-                  [[s["arm"], s["n"], _f(s[metric], n=s["n"]), _f(s["wall_time_s"], 0, n=s["n"])] for s in entries]))
+                  [[s["arm"], s["n"], fmt_mean_sd(s[metric], n=s["n"]), fmt_mean_sd(s["wall_time_s"], 0, n=s["n"])] for s in entries]))
         ps = [p for p in pair_list if p["fraction"] == f]
         if ps:
             b.append(("table", ["a - b", f"difference in test {metric}", f"{conf} % interval", "verdict"],
@@ -129,7 +130,7 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
                         p["verdict"]] for p in ps]))
     b.append(("h2", "Time per arm"))
     b.append(("table", ["arm", "runs", "mean time per run (s)", "total (min)"],
-              [[a.name, sum(1 for r in rows if r["arm"] == a.name), _f(analysis["time_per_run_s"][a.name], 0, n=1),
+              [[a.name, sum(1 for r in rows if r["arm"] == a.name), fmt_mean_sd(analysis["time_per_run_s"][a.name], 0, n=1),
                 f"{analysis['time_total_s'][a.name] / 60:.1f}"] for a in arms]))
     if skipped or len(rows) < planned:
         b.append(("h2", "Runs not in this report"))
@@ -162,7 +163,7 @@ def _recommendation_text(analysis: dict, arms, cfg) -> str:
         return "No recommendation: no run with a test result finished."
     conf = round(100 * analysis["confidence"])
     others = [a for a in rec["within_noise"] if a not in (rec["arm"], rec["best"])]
-    text = (f"**{rec['arm']}**: test {metric} {_f(rec[metric], n=rec.get('n', 2))} with {fraction_label(rec['fraction'])} of the "
+    text = (f"**{rec['arm']}**: test {metric} {fmt_mean_sd(rec[metric], n=rec.get('n', 2))} with {fraction_label(rec['fraction'])} of the "
             f"labels, {rec['wall_time_s'][0]:.0f} s per run. ")
     if rec["arm"] == rec["best"]:
         text += "It has the best mean" + (f"; not separable from it: {', '.join(others)}." if others else ".")
@@ -194,10 +195,7 @@ def render_md(blocks: list[tuple], out: Path) -> str:
         elif kind == "img":
             lines.append(f"![{rest[1]}]({Path(rest[0]).relative_to(out).as_posix()})\n")
         elif kind == "table":
-            headers, rows = rest
-            t = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-            t += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-            lines.append("\n".join(t) + "\n")
+            lines.append(markdown_table(*rest))
     return "\n".join(lines)
 
 

@@ -24,7 +24,6 @@ from medtl.compare.plan import Estimator, RunSpec, plan_runs
 from medtl.errors import ConfigError
 
 MANIFEST = "compare.json"
-RESULTS = "results.json"
 
 
 @dataclass
@@ -36,8 +35,9 @@ class CompareResult:
     report: Path | None = None
 
 
-def base_config(cfg: CompareConfig, extra: list[str] = ()):
-    """The base ``medtl train`` config of every run (before the arm's overrides)."""
+def base_config(cfg: CompareConfig, extra: list = ()):
+    """The base ``medtl train`` config of every run; ``extra``: one run's own overrides (its arm, label
+    fraction, seed, folder), which win over the base's but not over ``--task``/``--device``."""
     from medtl.train import load_config
 
     overrides = [*cfg.overrides, ("data.path", cfg.data), *extra]
@@ -78,7 +78,7 @@ def train_counts(base, fractions: list[float], seed: int) -> dict[float, int]:
 
 
 def run_overrides(cfg: CompareConfig, spec: RunSpec) -> list[str]:
-    """The ``medtl train`` overrides of one run, in precedence order (the arm's win over the base's)."""
+    """The ``--set`` overrides of one run's command, in precedence order (the arm's win over the base's)."""
     return [*cfg.overrides, *spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
             f"data.label_seed={spec.seed}"]
 
@@ -113,15 +113,11 @@ def _n_train(spec: RunSpec, fallback: int) -> int:
 
 
 def _train_one(cfg: CompareConfig, spec: RunSpec, estimator: Estimator, n_train: int, on_first_epoch) -> dict:
-    from medtl.train import load_config, train
+    from medtl.train import train
 
-    overrides = [*run_overrides(cfg, spec), ("data.path", cfg.data), ("seed", spec.seed), ("out", str(spec.out)),
-                 ("resume", spec.out.is_dir()), *([("quiet", True)] if cfg.quiet else [])]
-    if cfg.task:
-        overrides.append(("task", cfg.task))
-    if cfg.device:
-        overrides.append(("device", cfg.device))
-    run_cfg = load_config(cfg.config, overrides)
+    run_cfg = base_config(cfg, [*spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
+                                f"data.label_seed={spec.seed}", ("seed", spec.seed), ("out", str(spec.out)),
+                                ("resume", spec.out.is_dir()), *([("quiet", True)] if cfg.quiet else [])])
     t0 = time.perf_counter()
 
     def on_epoch_end(epoch: int, row: dict) -> None:
@@ -161,8 +157,9 @@ def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
         + ", ".join(f"{100 * f:g} % -> {n}" for f, n in counts.items()) + f") -> {out}")
     estimator = Estimator(base.epochs)
     rows, skipped = [], []
-    for spec in plan:  # runs finished earlier teach the estimator before anything new is trained
-        done = _finished(spec)
+    earlier = {spec.key: _finished(spec) for spec in plan}  # metrics of the runs finished before this call
+    for spec in plan:  # they teach the estimator before anything new is trained
+        done = earlier[spec.key]
         if done is not None:
             estimator.observe_run(spec.arm.name, counts[spec.fraction], float(done.get("wall_time_s") or 0.0))
     budget_s = None if cfg.budget_minutes is None else 60.0 * cfg.budget_minutes
@@ -174,11 +171,11 @@ def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
             announced[0] = True
             _announce_budget(plan, estimator, counts, budget_s - (time.monotonic() - t_start), log)
 
-    if any(_finished(s) is not None for s in plan):
+    if any(done is not None for done in earlier.values()):
         announce()
     try:
         for i, spec in enumerate(plan, 1):
-            done = _finished(spec)
+            done = earlier[spec.key]
             if done is not None:
                 rows.append(_row(spec, done, cfg, _n_train(spec, counts[spec.fraction])))
                 log(f"[{i}/{len(plan)}] {spec.label}: finished earlier, kept")
@@ -215,7 +212,9 @@ def _arm_dict(arm: Arm) -> dict:
 
 
 def _short(metrics: dict, task: str) -> str:
-    key = "auc" if task == "classification" else "dice"
+    from medtl.compare.analysis import METRIC
+
+    key = METRIC[task]
     value = (metrics.get("test") or {}).get(key)
     return f"{key} {value:.4f}" if isinstance(value, (int, float)) else f"{key} n/a"
 

@@ -131,3 +131,11 @@ def mean_sd(values) -> tuple[float, float]:
     if len(v) == 0:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def fmt_mean_sd(ms: tuple[float, float], digits: int = 3, n: int = 2) -> str:
+    """``mean ± sd``; just the value for a single run (``n`` < 2: no spread to show); ``n/a`` for none."""
+    m, s = ms
+    if m is None or not np.isfinite(m):
+        return "n/a"
+    return f"{m:.{digits}f}" if n < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"

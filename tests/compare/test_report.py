@@ -26,7 +26,7 @@ def test_the_cheapest_arm_within_noise_of_the_best_is_recommended():
     pairs = [_pair(1.0, "scratch", "finetune", -0.11, -0.15, -0.07),
              _pair(1.0, "linear-probe", "finetune", -0.01, -0.03, 0.02),
              _pair(1.0, "scratch", "linear-probe", -0.10, -0.14, -0.06)]
-    rec = recommend(summary, pairs, "auc", rows=[], resamples=200, confidence=0.95)
+    rec = recommend(summary, pairs, "auc", cases={}, resamples=200, confidence=0.95)
     assert rec["arm"] == "linear-probe" and rec["best"] == "finetune"
     assert rec["within_noise"] == ["finetune", "linear-probe"] and rec["labels_needed"] is None
     arms = [Arm("scratch", "scratch", ()), Arm("linear-probe", "linear-probe", ()), Arm("finetune", "finetune", ())]
@@ -38,7 +38,7 @@ def test_the_cheapest_arm_within_noise_of_the_best_is_recommended():
 def test_a_separably_best_arm_is_recommended_even_if_slow():
     summary = [_summary("scratch", 1.0, 0.70, 10, 500), _summary("finetune", 1.0, 0.90, 300, 500)]
     pairs = [_pair(1.0, "scratch", "finetune", -0.2, -0.25, -0.15)]
-    rec = recommend(summary, pairs, "auc", rows=[], resamples=200, confidence=0.95)
+    rec = recommend(summary, pairs, "auc", cases={}, resamples=200, confidence=0.95)
     assert rec["arm"] == "finetune" and rec["within_noise"] == ["finetune"]
     text = _recommendation_text({"recommendation": rec, "metric": "auc", "confidence": 0.95},
                                 [Arm("scratch", "scratch", ()), Arm("finetune", "finetune", ())],
