@@ -73,6 +73,9 @@ def main(argv=None) -> int:
     p.add_argument("--ssl-arm", default="ssl", metavar="NAME", help="name of the --ssl arm (e.g. ssl-mim)")
     p.add_argument("--ssl-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra override of the --ssl arm (e.g. model.pretrained_decoder=false), repeatable")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override of every arm (as `medtl compare --set`), e.g. "
+                        "data.min_samples_per_epoch=64; repeatable")
     p.add_argument("--budget-minutes", type=float, help="as `medtl compare --budget-minutes`")
     p.add_argument("--page", help="name of the results page (default label_efficiency_<dataset>)")
     p.add_argument("--report-only", action="store_true", help="as `medtl compare --report-only` (page from the runs "
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         seeds = sorted(set(seeds) | set(old["seeds"]))
     # run from the repository with paths as a user types them, so the recorded commands read the same anywhere
     os.chdir(ROOT)
-    overrides = [o for o in common_overrides(args) if not o.startswith(("device=", "quiet="))]
+    overrides = [o for o in common_overrides(args) if not o.startswith(("device=", "quiet="))] + args.sets
     cfg = CompareConfig(data=_shown(data), out=str(work), config=_shown(CONFIGS / spec["config"]), arms=arms,
                         fractions=fractions, seeds=seeds, overrides=overrides, resume=True, quiet=True,
                         device=args.device, budget_minutes=args.budget_minutes, report_only=args.report_only)

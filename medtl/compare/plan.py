@@ -59,22 +59,30 @@ class Estimator:
     epoch of an arm's first run gives ``rate`` (training seconds per item), the validation time and
     the setup; finished runs then calibrate the total. Only the training part grows with the label
     fraction, so a 10 % run says little about the cost of 100 % unless the fixed part is taken out.
+    An arm with ``data.min_samples_per_epoch`` (``min_items``) trains at least that many items an
+    epoch, whatever its label count: every count it is given is raised to it first.
     """
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, min_items: dict[str, int] | None = None):
         self.epochs = max(1, int(epochs))
+        self.min_items = dict(min_items or {})
         self.runs: dict[str, list[tuple[int, float]]] = {}  # arm -> [(n_train, seconds)]
         self.first: dict[str, tuple[float, float, float]] = {}  # arm -> (s per item per epoch, val s, setup s)
 
     def observe_first_epoch(self, arm: str, n_train: int, setup_s: float, epoch_s: float,
                             train_s: float | None = None) -> None:
+        n_train = self._items(arm, n_train)
         if arm in self.first or n_train <= 0:
             return
         train_s = epoch_s if train_s is None else min(train_s, epoch_s)
         self.first[arm] = (train_s / n_train, max(0.0, epoch_s - train_s), max(0.0, setup_s))
 
     def observe_run(self, arm: str, n_train: int, seconds: float) -> None:
-        self.runs.setdefault(arm, []).append((int(n_train), float(seconds)))
+        self.runs.setdefault(arm, []).append((self._items(arm, n_train), float(seconds)))
+
+    def _items(self, arm: str, n_train: int) -> int:
+        """Items trained per epoch: the label count, or the arm's minimum when that is larger."""
+        return max(int(n_train), int(self.min_items.get(arm, 0)))
 
     def _fixed(self, arm: str) -> float | None:
         """The part of a run that does not grow with the training items (setup, validation, test)."""
@@ -84,6 +92,7 @@ class Estimator:
         return setup_s + (self.epochs + 2) * val_s  # validation each epoch, then val + test at the end
 
     def estimate(self, arm: str, n_train: int) -> float | None:
+        n_train = self._items(arm, n_train)
         seen = self.runs.get(arm) or []
         if len({n for n, _ in seen}) >= 2:  # least squares fixed + rate * n (rate >= 0)
             import numpy as np

@@ -155,7 +155,8 @@ def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
     log(f"compare: {len(arms)} arms x {len(cfg.fractions)} fractions x {len(cfg.seeds)} seeds = {len(plan)} runs "
         f"({base.task}; training items per fraction: "
         + ", ".join(f"{100 * f:g} % -> {n}" for f, n in counts.items()) + f") -> {out}")
-    estimator = Estimator(base.epochs)
+    estimator = Estimator(base.epochs, {a.name: base_config(cfg, list(a.overrides)).data.min_samples_per_epoch
+                                        for a in arms})
     rows, skipped = [], []
     earlier = {spec.key: _finished(spec) for spec in plan}  # metrics of the runs finished before this call
     for spec in plan:  # they teach the estimator before anything new is trained

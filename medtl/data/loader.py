@@ -24,6 +24,19 @@ def make_loader(dataset, *, batch_size: int, shuffle: bool, seed: int, epoch: in
                       num_workers=num_workers, drop_last=drop_last, persistent_workers=False)
 
 
+def epoch_order(n: int, samples: int, *, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:
+    """The item indices of one epoch that draws ``samples`` >= ``n`` items: whole seeded permutations
+    of ``range(n)`` laid end to end, cut at ``samples`` (every item is seen as often as any other,
+    +-1), then, under torchrun, rank ``rank``'s share of ``world`` (padded like DistributedSampler).
+    Depends only on (seed, epoch), so a resumed run draws the same items."""
+    g = torch.Generator()
+    g.manual_seed(seed * 100_003 + epoch)
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(-(-samples // n))])[:samples]
+    per_rank = -(-samples // world)
+    order = torch.cat([order, order[: per_rank * world - samples]])
+    return order[rank::world].tolist()
+
+
 def reseed_transforms(dataset, seed: int) -> None:
     """Seed the random (augmentation) transforms so an epoch's augmentation depends only on the seed."""
     tf = getattr(dataset, "transform", None)

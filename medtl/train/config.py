@@ -36,6 +36,10 @@ class DataConfig:
     # subsets are nested across fractions for one label_seed (medtl.data.subsets; medtl compare)
     label_fraction: float = 1.0
     label_seed: int = 0
+    # draw at least this many training items per epoch (whole reshuffled passes, then part of one):
+    # few labels then still get enough optimiser steps per epoch (nnU-Net fixes 250 batches an
+    # epoch for the same reason). 0 = one pass over the training set. Never fewer than one pass.
+    min_samples_per_epoch: int = 0
 
 
 @dataclass
@@ -157,6 +161,9 @@ def validate_run(cfg) -> None:
         raise ConfigError(f"optim.schedule must be cosine, onecycle or constant, got {cfg.optim.schedule!r}")
     if not 0.0 <= cfg.optim.ema_decay < 1.0:
         raise ConfigError(f"optim.ema_decay must be in [0, 1) (0 = off), got {cfg.optim.ema_decay!r}")
+    if not isinstance(cfg.data.min_samples_per_epoch, int) or cfg.data.min_samples_per_epoch < 0:
+        raise ConfigError(f"data.min_samples_per_epoch must be a whole number >= 0 (0 = one pass), "
+                          f"got {cfg.data.min_samples_per_epoch!r}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ConfigError("epochs and batch_size must be >= 1")
     if cfg.augment:

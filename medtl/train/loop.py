@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from medtl.data.loader import loss_target, make_loader, reseed_transforms
+from medtl.data.loader import epoch_order, loss_target, make_loader, reseed_transforms
 from medtl.fileio import append_line
 from medtl.train import checkpoint as ckpt
 from medtl.train import distributed as dist
@@ -247,14 +247,20 @@ def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cf
     metric_name = objective.metric_name
     train_ds, val_ds = datasets["train"], datasets["val"]
 
+    samples = max(len(train_ds), cfg.data.min_samples_per_epoch)  # items drawn per epoch
+
     def loader_for(epoch: int):
-        sampler = dist.train_sampler(train_ds, ctx, seed=cfg.seed)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        elif sampler_weights is not None:
-            sampler = torch.utils.data.WeightedRandomSampler(sampler_weights, len(sampler_weights), replacement=True)
+        if sampler_weights is not None and not ctx.enabled:
+            sampler = torch.utils.data.WeightedRandomSampler(sampler_weights, samples, replacement=True)
+        elif samples > len(train_ds):  # data.min_samples_per_epoch: repeated passes (also under torchrun)
+            sampler = epoch_order(len(train_ds), samples, seed=cfg.seed, epoch=epoch, rank=ctx.rank,
+                                  world=ctx.world_size)
+        else:
+            sampler = dist.train_sampler(train_ds, ctx, seed=cfg.seed)
+            if sampler is not None:
+                sampler.set_epoch(epoch)
         return make_loader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
-                           num_workers=cfg.data.num_workers, sampler=sampler, drop_last=len(train_ds) > cfg.batch_size)
+                           num_workers=cfg.data.num_workers, sampler=sampler, drop_last=samples > cfg.batch_size)
 
     val_loader = make_loader(val_ds, batch_size=cfg.batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=cfg.data.num_workers)

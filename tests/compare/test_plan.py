@@ -35,3 +35,13 @@ def test_estimates_separate_the_fixed_cost_from_the_training_items():
     assert est.estimate("a", 200) == pytest.approx(200.0)  # linear through both: 40 s + 0.8 s per item
     est.observe_run("c", 50, 30.0)  # no epoch measured for c (a linear probe): proportional beyond 10 %
     assert est.estimate("c", 500) == pytest.approx(3.0 + 27.0 * 10)
+
+
+def test_an_arm_with_a_minimum_of_items_per_epoch_costs_at_least_that():
+    est = Estimator(epochs=10, min_items={"a": 64})
+    est.observe_first_epoch("a", n_train=19, setup_s=0.0, epoch_s=64.0, train_s=64.0)  # 64 items drawn: 1 s each
+    assert est.estimate("a", 19) == pytest.approx(640.0)  # not 19 s an epoch
+    assert est.estimate("a", 128) == pytest.approx(1280.0)  # above the minimum the label count rules
+    est.observe_run("a", 19, 700.0)
+    est.observe_run("a", 40, 700.0)  # both drew 64 items: one size, not a slope
+    assert est.estimate("a", 30) == pytest.approx(700.0)

@@ -42,3 +42,38 @@ def test_segmentation_writes_per_case_dice(seg2d_manifest, tmp_path):
 def test_bad_label_fraction_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="label_fraction"):
         load_config(overrides=["data.label_fraction=0"])
+
+
+def _loader_sizes(monkeypatch) -> list[tuple[int, list[int]]]:
+    """(batches, item indices) of every training epoch's loader, recorded as the loop trains."""
+    import medtl.train.loop as loop
+
+    seen, real = [], loop.train_epoch
+
+    def spy(model, loader, *args, **kwargs):
+        seen.append((len(loader), list(loader.sampler)))
+        return real(model, loader, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_epoch", spy)
+    return seen
+
+
+def test_min_samples_per_epoch_repeats_a_small_label_set(npz_2d, tmp_path, monkeypatch):
+    seen = _loader_sizes(monkeypatch)
+    train(tiny_config(npz_2d, tmp_path / "few", epochs=2,
+                      extra=("data.label_fraction=0.25", "data.min_samples_per_epoch=40")))
+    assert [batches for batches, _ in seen] == [5, 5]  # 40 items a batch of 8, not 12 // 8 = 1
+    first, second = (np.bincount(items, minlength=12) for _, items in seen)
+    assert first.min() >= 3 and first.max() <= 4 and first.sum() == 40  # whole passes, then part of one
+    assert seen[0][1] != seen[1][1]  # reshuffled every epoch
+
+
+def test_min_samples_below_the_training_set_changes_nothing(npz_2d, tmp_path, monkeypatch):
+    seen = _loader_sizes(monkeypatch)
+    train(tiny_config(npz_2d, tmp_path / "all", epochs=1, extra=("data.min_samples_per_epoch=10",)))
+    assert seen[0][0] == 6 and sorted(seen[0][1]) == list(range(48))  # one pass over the 48 items
+
+
+def test_bad_min_samples_is_a_config_error():
+    with pytest.raises(ConfigError, match="min_samples_per_epoch"):
+        load_config(overrides=["data.min_samples_per_epoch=-1"])
