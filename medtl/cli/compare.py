@@ -9,7 +9,8 @@ EXAMPLE = """example:
       --arms scratch linear-probe finetune --fractions 0.1,0.25,1 --seeds 3 --out compare/breast
   medtl compare --data hippo.csv --task segmentation --config configs/hippocampus.yaml \\
       --arms scratch pretrained:runs/ssl_hippo "finetune:optim.lr=1e-4" --budget-minutes 120 --out compare/hippo
-Arms: scratch | linear-probe | finetune | pretrained:MODEL_DIR, each optionally with :KEY=VALUE overrides.
+Arms: scratch | linear-probe | finetune | pretrained:MODEL_DIR, each optionally with :KEY=VALUE overrides
+(and :seeds=N to run that arm with the first N seeds only), and named with NAME=: probe=linear-probe:seeds=1.
 Outputs: OUT/report.md, OUT/report.html, OUT/results.json, OUT/runs/<arm>/<fraction>/seed<k>/."""
 
 

@@ -5,7 +5,9 @@ An arm spec on the command line is ``[NAME=]KIND[:KEY=VALUE[:KEY=VALUE...]]`` wi
 ``medtl pretrain`` directory or an earlier ``medtl train`` run); NAME (letters, digits, ``.-_+``)
 labels the arm in the report and names its folder, e.g. ``lr-low=finetune:optim.lr=1e-5``. Every arm is an ordinary
 ``medtl train`` run of the base config with the arm's overrides appended, so each run can be
-reproduced by the command the report prints.
+reproduced by the command the report prints. One KEY is the comparison's, not a training setting:
+``seeds=N`` runs the arm with the comparison's first N seeds only (an arm whose result no seed
+changes, such as a linear probe on unaugmented images with all the labels, or one too slow for every seed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from medtl.errors import ConfigError
 
 KINDS = ("scratch", "linear-probe", "finetune", "pretrained")
+ARM_OPTIONS = ("seeds",)  # KEY=VALUE parts of a spec that set the arm's runs, not a `medtl train` key
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Arm:
     overrides: tuple[str, ...]  # what the kind implies, then the user's per-arm overrides
     user: tuple[str, ...] = ()  # the per-arm overrides as typed (shown in the report)
     source: str | None = None  # pretrained: the weight source directory
+    seeds: int | None = None  # run only the comparison's first N seeds (None: every seed)
 
 
 def _split_spec(spec: str) -> tuple[str | None, str, str | None, list[str]]:
@@ -46,6 +50,24 @@ def _split_spec(spec: str) -> tuple[str | None, str, str | None, list[str]]:
     if kind != "pretrained" and source:
         raise ConfigError(f"arm {spec!r}: {source!r} is not a KEY=VALUE override")
     return name, kind, source, overrides
+
+
+def _arm_options(spec: str, parts: list[str]) -> tuple[dict, list[str]]:
+    """The arm options (``seeds=N``) among a spec's KEY=VALUE parts, and the training overrides left."""
+    options, overrides = {}, []
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key.strip() not in ARM_OPTIONS:
+            overrides.append(part)
+            continue
+        try:
+            options["seeds"] = int(value)
+        except ValueError:
+            options["seeds"] = 0
+        if options["seeds"] < 1:
+            raise ConfigError(f"arm {spec!r}: seeds= takes how many of the comparison's seeds the arm runs "
+                              f"(a whole number >= 1), got {value.strip()!r}")
+    return options, overrides
 
 
 def _kind_overrides(kind: str, source: str | None, base) -> list[str]:
@@ -89,11 +111,13 @@ def parse_arms(specs: list[str], base) -> list[Arm]:
     """``Arm`` objects for ``specs`` against the base TrainConfig (names must be unique)."""
     arms: list[Arm] = []
     for spec in specs:
-        name, kind, source, user = _split_spec(spec)
+        name, kind, source, parts = _split_spec(spec)
+        options, user = _arm_options(spec, parts)
         name = name or _folder_name(kind, source, user)
         if any(a.name == name for a in arms):
             raise ConfigError(f"arm {spec!r}: the name {name!r} is used twice (name arms with NAME=KIND:...)")
-        arms.append(Arm(name, kind, tuple(_kind_overrides(kind, source, base) + user), tuple(user), source))
+        arms.append(Arm(name, kind, tuple(_kind_overrides(kind, source, base) + user), tuple(user), source,
+                        **options))
     if not arms:
         raise ConfigError("no arms to compare")
     return arms

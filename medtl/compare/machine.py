@@ -31,11 +31,23 @@ def machine_info() -> dict:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    try:
-        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
+    load = load_avg_1m()
+    if load is not None:
+        info["load_avg_1m"] = load
     return info
+
+
+def utc_now() -> str:
+    """The time now, to the second (UTC), as run records show it."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def load_avg_1m() -> float | None:
+    """The 1-minute load average (how busy a shared machine was), ``None`` where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def machine_line(info: dict) -> str:

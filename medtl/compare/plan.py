@@ -39,6 +39,11 @@ def run_dir(out: Path, arm: Arm, fraction: float, seed: int) -> Path:
     return Path(out) / "runs" / arm.name / f"{fraction:g}" / f"seed{seed}"
 
 
+def arm_seeds(arm: Arm, seeds: list[int]) -> list[int]:
+    """The seeds ``arm`` runs: every seed of the comparison, or its first ``arm.seeds``."""
+    return list(seeds) if arm.seeds is None else list(seeds)[:arm.seeds]
+
+
 def plan_runs(arms: list[Arm], fractions: list[float], seeds: list[int], out: Path) -> list[RunSpec]:
     fractions = sorted(fractions)
     ends = [fractions[0]] + ([fractions[-1]] if len(fractions) > 1 else [])
@@ -48,7 +53,8 @@ def plan_runs(arms: list[Arm], fractions: list[float], seeds: list[int], out: Pa
         for seed in seeds:
             for f in group:
                 for arm in arms:
-                    order.append(RunSpec(arm, f, seed, run_dir(out, arm, f, seed)))
+                    if seed in arm_seeds(arm, seeds):
+                        order.append(RunSpec(arm, f, seed, run_dir(out, arm, f, seed)))
     return order
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from medtl.compare.analysis import analyse
 from medtl.compare.config import train_command
 from medtl.compare.machine import machine_info, machine_line
-from medtl.compare.plan import fraction_label
+from medtl.compare.plan import arm_seeds, fraction_label
 from medtl.compare.stats import fmt_mean_sd
 
 PLOT = "label_efficiency.png"
@@ -94,12 +94,14 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
                  machine: dict, plot: Path | None, warnings: list[str] = ()) -> list[tuple]:
     metric, summary, pair_list = analysis["metric"], analysis["summary"], analysis["pairs"]
     conf = round(100 * analysis["confidence"])
-    planned = len(arms) * len(cfg.fractions) * len(cfg.seeds)
+    planned = len(cfg.fractions) * sum(len(arm_seeds(a, cfg.seeds)) for a in arms)
+    fewer = [f"{a.name} {len(arm_seeds(a, cfg.seeds))}" for a in arms if len(arm_seeds(a, cfg.seeds)) < len(cfg.seeds)]
     total_s = sum(r.get("wall_time_s") or 0.0 for r in rows)
     b: list[tuple] = [("h1", f"Transfer report: {Path(cfg.data).name}")]
     b.append(("p", f"Task: {base.task}; metric: test {metric} (higher is better); encoder {base.model.encoder}. "
                    f"{len(rows)} of {planned} runs ({len(arms)} arms x {len(cfg.fractions)} label fractions x "
-                   f"{len(cfg.seeds)} seeds), {total_s / 60:.1f} min of training. Validation and test splits are "
+                   f"{len(cfg.seeds)} seeds" + (f"; fewer seeds by the arm's seeds=N: {', '.join(fewer)}" if fewer else "")
+                   + f"), {total_s / 60:.1f} min of training. Validation and test splits are "
                    f"the same for every run; each seed draws its own nested subset of the training labels."))
     b.append(("p", f"Machine: {machine_line(machine)}"))
     for w in warnings:

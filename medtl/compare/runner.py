@@ -4,7 +4,8 @@ write the transfer report.
 Layout of ``cfg.out``::
 
     compare.json            what was asked (config, arms, plan); rewritten on --resume
-    runs/<arm>/<fraction>/seed<k>/   one medtl model directory per run
+    runs/<arm>/<fraction>/seed<k>/   one medtl model directory per run, plus compare_run.json:
+                            when it started and finished, the 1-min load then, seconds to the model
     results.json            every run's metrics, paths and commands; skipped runs and why
     report.md, report.html  the report (medtl.compare.report); label_efficiency.png
 
@@ -24,6 +25,7 @@ from medtl.compare.plan import Estimator, RunSpec, plan_runs
 from medtl.errors import ConfigError
 
 MANIFEST = "compare.json"
+RUN_STAMP = "compare_run.json"  # in each run folder: when and on how busy a machine it trained
 
 
 @dataclass
@@ -88,19 +90,24 @@ def _row(spec: RunSpec, metrics: dict, cfg: CompareConfig, n_train: int) -> dict
             "n_train": n_train, "run_dir": str(spec.out), "wall_time_s": metrics.get("wall_time_s"),
             "epochs": metrics.get("epochs"), "best_epoch": metrics.get("best_epoch"),
             "val": metrics.get("val"), "test": metrics.get("test"),
+            **(_read_json(spec.out / RUN_STAMP) or {}),  # absent for a run trained before compare kept stamps
             "command": train_command(cfg, run_overrides(cfg, spec), spec.out, spec.seed)}
 
 
-def _finished(spec: RunSpec) -> dict | None:
+def _read_json(path: Path) -> dict | None:
     import json
 
-    path = spec.out / "metrics.json"
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        return None  # a damaged file: the run is trained again
+        return None  # a damaged file: as if it were not there
+
+
+def _finished(spec: RunSpec) -> dict | None:
+    """The metrics of a finished run (a damaged metrics.json: the run is trained again)."""
+    return _read_json(spec.out / "metrics.json")
 
 
 def _n_train(spec: RunSpec, fallback: int) -> int:
@@ -113,11 +120,15 @@ def _n_train(spec: RunSpec, fallback: int) -> int:
 
 
 def _train_one(cfg: CompareConfig, spec: RunSpec, estimator: Estimator, n_train: int, on_first_epoch) -> dict:
+    from medtl.compare.machine import load_avg_1m, utc_now
+    from medtl.fileio import atomic_write_json
     from medtl.train import train
 
+    resume = spec.out.is_dir()
     run_cfg = base_config(cfg, [*spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
                                 f"data.label_seed={spec.seed}", ("seed", spec.seed), ("out", str(spec.out)),
-                                ("resume", spec.out.is_dir()), *([("quiet", True)] if cfg.quiet else [])])
+                                ("resume", resume), *([("quiet", True)] if cfg.quiet else [])])
+    stamp = {"started_utc": utc_now(), "load_avg_1m_start": load_avg_1m(), "resumed": resume}
     t0 = time.perf_counter()
 
     def on_epoch_end(epoch: int, row: dict) -> None:
@@ -127,7 +138,12 @@ def _train_one(cfg: CompareConfig, spec: RunSpec, estimator: Estimator, n_train:
                                           row.get("train_s"))
             on_first_epoch()
 
-    return train(run_cfg, on_epoch_end=on_epoch_end).metrics
+    metrics = train(run_cfg, on_epoch_end=on_epoch_end).metrics
+    # time_to_model_s: the whole `medtl train` call (metrics' wall_time_s stops before the model is written)
+    stamp.update(finished_utc=utc_now(), load_avg_1m_end=load_avg_1m(),
+                 time_to_model_s=round(time.perf_counter() - t0, 2))
+    atomic_write_json(spec.out / RUN_STAMP, stamp)
+    return metrics
 
 
 def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
@@ -209,7 +225,7 @@ def compare(cfg: CompareConfig, *, log=print) -> CompareResult:
 
 def _arm_dict(arm: Arm) -> dict:
     return {"name": arm.name, "kind": arm.kind, "overrides": list(arm.overrides), "user": list(arm.user),
-            "source": arm.source}
+            "source": arm.source, "seeds": arm.seeds}
 
 
 def _short(metrics: dict, task: str) -> str:

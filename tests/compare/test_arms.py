@@ -18,6 +18,18 @@ def test_kinds_and_per_arm_overrides():
     assert ft.name == "finetune_optim.lr=1e-4_epochs=3"
 
 
+def test_seeds_option_is_the_arms_not_a_training_override():
+    base = load_config(overrides=["model.encoder=tiny", "model.weights=imagenet"])
+    probe, ft = parse_arms(["linear-probe:augment.enabled=false:seeds=1", "finetune:seeds=2:epochs=3"], base)
+    assert probe.seeds == 1 and probe.overrides == ("strategy=linear-probe", "augment.enabled=false")
+    assert probe.name == "linear-probe_augment.enabled=false"  # the same runs whatever the seed count
+    assert ft.seeds == 2 and ft.user == ("epochs=3",)
+    assert parse_arms(["scratch"], base)[0].seeds is None
+    for bad in ("scratch:seeds=0", "scratch:seeds=all"):
+        with pytest.raises(ConfigError, match="seeds= takes how many"):
+            parse_arms([bad], base)
+
+
 def test_pretrained_train_run_dir(source_run):
     base = load_config(overrides=["model.encoder=tiny"])
     (arm,) = parse_arms([f"pretrained:{source_run}:optim.lr=0.001"], base)

@@ -53,6 +53,12 @@ def test_compare_runs_every_arm_and_writes_the_report(blobs_npz, source_run, tmp
     assert "data:image/png;base64," in html and "<table>" in html and "label_efficiency.png" not in html
     assert (out / "label_efficiency.png").stat().st_size > 1000
 
+    for r in res.rows:  # when each run trained and how busy the machine was, kept beside the run
+        assert r["started_utc"] <= r["finished_utc"] and r["started_utc"].endswith(" UTC")
+        assert r["time_to_model_s"] >= r["wall_time_s"] > 0 and r["resumed"] is False
+        assert ("load_avg_1m_start" in r) and ("load_avg_1m_end" in r)
+    assert [r["started_utc"] for r in results["runs"]] == [r["started_utc"] for r in res.rows]
+
     # --resume reruns nothing that finished
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/*/metrics.json")}
     assert len(stamps) == 4
@@ -60,8 +66,24 @@ def test_compare_runs_every_arm_and_writes_the_report(blobs_npz, source_run, tmp
     again = compare(_cfg(blobs_npz, out, arms=arms, seeds=[3], resume=True), log=logs.append)
     assert len(again.rows) == 4 and sum("finished earlier, kept" in m for m in logs) == 4
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert [r["started_utc"] for r in again.rows] == [r["started_utc"] for r in res.rows]  # the stamps of then
     with pytest.raises(ConfigError, match="--resume"):
         compare(_cfg(blobs_npz, out))
+
+
+def test_an_arm_limited_to_one_seed_runs_once(blobs_npz, tmp_path):
+    out = tmp_path / "cmp"
+    res = compare(_cfg(blobs_npz, out, arms=["scratch", "once=scratch:seeds=1"], fractions=[1.0], seeds=[0, 1],
+                       plots=False))
+    assert sorted((r["arm"], r["seed"]) for r in res.rows) == [("once", 0), ("scratch", 0), ("scratch", 1)]
+    assert not res.skipped and not (out / "runs" / "once" / "1" / "seed1").exists()
+    assert {s["arm"]: s["n"] for s in res.analysis["summary"]} == {"scratch": 2, "once": 1}
+    assert all("seeds=1" not in r["command"] for r in res.rows)  # not a training setting
+    md = (out / "report.md").read_text()
+    assert "3 of 3 runs" in md and "fewer seeds by the arm's seeds=N: once 1" in md
+    assert "## Runs not in this report" not in md
+    pair = res.analysis["pairs"][0]
+    assert pair["n_seeds"] == 1  # paired on the seed both ran
 
 
 def test_budget_stops_cleanly_and_says_what_was_skipped(blobs_npz, tmp_path):

@@ -19,6 +19,14 @@ def test_ends_first_then_the_middle(tmp_path):
     assert plan[0].out == tmp_path / "runs" / "a" / "0.1" / "seed0"
 
 
+def test_an_arm_with_fewer_seeds_runs_the_first_ones(tmp_path):
+    arms = [Arm("a", "scratch", ()), Arm("once", "linear-probe", (), seeds=1), Arm("two", "finetune", (), seeds=2)]
+    keys = [s.key for s in plan_runs(arms, [1.0, 0.5], [4, 7, 9], tmp_path)]
+    assert [k for k in keys if k[0] == "once"] == [("once", 0.5, 4), ("once", 1.0, 4)]
+    assert {k[2] for k in keys if k[0] == "two"} == {4, 7} and {k[2] for k in keys if k[0] == "a"} == {4, 7, 9}
+    assert len(keys) == 2 * (3 + 1 + 2)
+
+
 def test_estimates_separate_the_fixed_cost_from_the_training_items():
     est = Estimator(epochs=10)
     assert est.estimate("a", 100) is None
