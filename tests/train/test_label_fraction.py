@@ -31,6 +31,20 @@ def test_label_fraction_trains_on_a_subset_and_keeps_val_test(npz_2d, tmp_path):
         assert (a["labels"] == b["labels"]).all()
 
 
+def test_all_the_labels_is_the_plain_run_whatever_the_label_seed(npz_2d, tmp_path):
+    """medtl compare's runs at the fraction 1 add data.label_fraction=1 and a label_seed to the command:
+    the same data fingerprint, training items and model as a run without them."""
+    plain = train(tiny_config(npz_2d, tmp_path / "plain", epochs=1))
+    full = train(tiny_config(npz_2d, tmp_path / "full", epochs=1,
+                             extra=("data.label_fraction=1", "data.label_seed=7")))
+    info_plain, info_full = (json.loads((r.run_dir / "model.json").read_text())["training"]["data"]
+                             for r in (plain, full))
+    assert info_full == info_plain and "label_fraction" not in info_full  # fingerprint, counts
+    with np.load(plain.run_dir / "test_cases.npz") as a, np.load(full.run_dir / "test_cases.npz") as b:
+        np.testing.assert_array_equal(a["probs"], b["probs"])
+    assert full.metrics["test"] == plain.metrics["test"]
+
+
 def test_segmentation_writes_per_case_dice(seg2d_manifest, tmp_path):
     run = train(tiny_config(seg2d_manifest, tmp_path / "seg", task="segmentation", epochs=1,
                             extra=("data.label_fraction=0.5",)))
