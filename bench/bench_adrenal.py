@@ -1,6 +1,6 @@
 """AdrenalMNIST3D: scratch vs ImageNet encoder inflated to 3D vs a 3D encoder pretrained by medtl itself.
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained WORK/runs/unet-scratch/seed0
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained WORK/hippocampus/runs/unet-scratch/1/seed0
 
 Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init); ``scratch-ema`` (the
 same, validating and keeping an exponential moving average of the weights, ``optim.ema_decay``);
@@ -21,12 +21,12 @@ from pathlib import Path
 from common import (
     CONFIGS,
     DATA,
-    Arm,
     add_tta_flag,
+    arm_spec,
     base_parser,
     common_overrides,
+    compare_runs,
     other_encoder_arm,
-    train_run,
 )
 from manifests import hippocampus_manifest
 from strategy import report, run_arms
@@ -35,12 +35,11 @@ CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),
               ("ResNet-18+ACS, MedMNIST v2", "AUC 0.839 / ACC 0.754")]
 ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus")
-SCRATCH = ["strategy=scratch", "model.weights=none"]
 EMA_DECAY = 0.995  # ~200 of the 1110 optimizer steps (37 a epoch, 30 epochs)
 # EfficientNet-Lite0 3D at 32^3, upsampled. Not LP-FT: with the ImageNet BatchNorm statistics
 # frozen, the inflated head's BN output is negative everywhere on these binary volumes, so ReLU6
 # makes every pooled feature exactly 0 (a probe is at chance and the head gets no gradient).
-IMAGENET = ["strategy=finetune", "model.encoder=efficientnet-lite0", "model.weights=imagenet", "model.dropout=0.0",
+IMAGENET = ["model.encoder=efficientnet-lite0", "model.weights=imagenet", "model.dropout=0.0",  # the finetune kind
             "preprocess.resize_mode=resize", "batch_size=16", "optim.lr=0.0005", "optim.encoder_lr=0.0001",
             "optim.warmup_epochs=0", "epochs=10", "augment.affine_prob=0.3", "augment.rotate_deg=10",
             "augment.scale=0.05"]
@@ -59,9 +58,11 @@ def pretrain_source(args, log=print) -> Path:
     if args.pretrain_epochs:
         extra.append(f"epochs={args.pretrain_epochs}")
     log(f"[pretrain] hippocampus segmentation -> {out}")
-    row = train_run(Arm("pretrain", CONFIGS / "hippocampus.yaml"), manifest, out, seed=0, extra=extra)
+    # configs/hippocampus.yaml as it is (its strategy is scratch)
+    (row,) = compare_runs([arm_spec("pretrain", "scratch")], CONFIGS / "hippocampus.yaml", manifest, out, extra=extra,
+                          log=log)
     log(f"[pretrain] test dice {(row['test'] or {}).get('dice')} ({row['wall_time_s']:.0f} s)")
-    return out
+    return Path(row["run_dir"])
 
 
 def main(argv=None) -> int:
@@ -77,17 +78,17 @@ def main(argv=None) -> int:
     data = args.data or DATA / "adrenalmnist3d" / ("adrenalmnist3d_64.npz" if big else "adrenalmnist3d.npz")
     if big and not args.image_size:
         args.image_size = 64  # configs/adrenalmnist3d.yaml pads 28^3 to 32^3
-    arms = {"scratch": Arm("scratch", CONFIG, SCRATCH),
-            "scratch-ema": Arm("scratch-ema", CONFIG, [*SCRATCH, f"optim.ema_decay={EMA_DECAY}"]),
-            "imagenet-inflated": Arm("imagenet-inflated", CONFIG, other_encoder_arm(IMAGENET, args))}
+    arms = {"scratch": arm_spec("scratch", "scratch"),
+            "scratch-ema": arm_spec("scratch-ema", "scratch", f"optim.ema_decay={EMA_DECAY}"),
+            "imagenet-inflated": arm_spec("imagenet-inflated", "finetune", *other_encoder_arm(IMAGENET, args))}
     if "medtl-hippocampus" in args.arms:
         source = pretrain_source(args)
-        arms["medtl-hippocampus"] = Arm("medtl-hippocampus", CONFIG,
-                                        ["strategy=finetune", f"model.weights={source.resolve()}"])
-    rows = run_arms([arms[a] for a in args.arms], data, args.work, args.seeds, extra=common_overrides(args),
-                    tta=args.tta, device=args.device)
+        arms["medtl-hippocampus"] = arm_spec("medtl-hippocampus", "finetune", f"model.weights={source.resolve()}")
+    page = "adrenalmnist3d_64" if big else "adrenalmnist3d"
+    rows = run_arms([arms[a] for a in args.arms], CONFIG, data, args.work / page, args.seeds,
+                    extra=common_overrides(args), tta=args.tta, device=args.device)
     grid = "64^3 (as stored)" if big else "28^3 zero-padded to 32^3"
-    report("adrenalmnist3d_64" if big else "adrenalmnist3d",
+    report(page,
            f"AdrenalMNIST3D{' at 64^3' if big else ''}: 3D transfer", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,
            intro=f"Test split (298 volumes) of the official {args.size}^3 MedMNIST v2 file; 1188 train / 98 val. "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import CONFIGS, DATA, Arm, add_tta_flag, base_parser, common_overrides
+from common import CONFIGS, DATA, add_tta_flag, arm_spec, base_parser, common_overrides
 from strategy import report, run_arms, strategy_arms
 
 CONFIG = CONFIGS / "breastmnist.yaml"
@@ -28,14 +28,16 @@ def arms(which, ssl=None):
                          which=[w for w in which if w in ("scratch", "linear-probe", "finetune")])
     for lite in ("lite1", "lite2"):  # LP-FT from the larger ImageNet EfficientNet-Lite variants
         if f"finetune-{lite}" in which:
-            base.append(Arm(f"finetune-{lite}", CONFIG, ["strategy=finetune", f"model.encoder=efficientnet-{lite}"]))
+            base.append(arm_spec(f"finetune-{lite}", "finetune", f"model.encoder=efficientnet-{lite}"))
     if "ssl" in which:  # LP-FT from ImageNet + continued self-supervised pretraining (bench_pretrain.py)
         if ssl is None:
             raise SystemExit("the arm ssl needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset breastmnist_64)")
-        base.append(Arm("ssl", CONFIG, ["strategy=finetune", f"model.weights={ssl.resolve()}"]))
+        # the finetune kind with these weights, not compare's pretrained: (whose recipe for a pretraining
+        # directory changes the encoder's learning rate and BatchNorm): the page's LP-FT as recorded
+        base.append(arm_spec("ssl", "finetune", f"model.weights={ssl.resolve()}"))
     if "linear-probe-224" in which:  # FINDINGS.md: frozen features gain most from input size
-        base.append(Arm("linear-probe-224", CONFIG, ["strategy=linear-probe", "augment.enabled=false",
-                                                      "preprocess.image_size=224"], deterministic=True))
+        base.append(arm_spec("linear-probe-224", "linear-probe", "augment.enabled=false", "preprocess.image_size=224",
+                             seeds=1))
     return base
 
 
@@ -49,8 +51,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     name = "breastmnist" if args.size == 28 else "breastmnist_64"
     data = args.data or DATA / "breastmnist" / f"{name}.npz"
-    rows = run_arms(arms(args.arms, args.ssl), data, args.work, args.seeds, extra=common_overrides(args),
-                    tta=args.tta, device=args.device)
+    rows = run_arms(arms(args.arms, args.ssl), CONFIG, data, args.work / name, args.seeds,
+                    extra=common_overrides(args), tta=args.tta, device=args.device)
     report(name, f"BreastMNIST{'' if args.size == 28 else ' 64 px (MedMNIST+)'}: transfer vs scratch", rows,
            ["auc", "accuracy", "balanced_accuracy"], args.docs, references=REFERENCES,
            intro=f"Test split (156 images) of the official MedMNIST {'v2' if args.size == 28 else '+ 64x64'} file; "

@@ -54,15 +54,13 @@ def main(argv=None) -> int:
     p.add_argument("--arms", nargs="+", default=["scratch", "finetune"], choices=ARMS)
     args = p.parse_args(argv)
     manifest = drive_manifest(args.data or DATA / "drive_test", args.work)
-    arms = strategy_arms(CONFIG, scratch=["optim.lr=0.002"], which=args.arms)
-    for arm in arms:
-        arm.deterministic = False
+    arms = strategy_arms(CONFIG, scratch=["optim.lr=0.002"], which=args.arms)  # segmentation: every seed
 
     def post(row: dict) -> dict:
         row["test"] = {**(row.get("test") or {}), **fov_dice(Path(row["run_dir"]), manifest)}
         return row
 
-    rows = run_arms(arms, manifest, args.work, args.seeds, extra=common_overrides(args), post=post)
+    rows = run_arms(arms, CONFIG, manifest, args.work / "drive", args.seeds, extra=common_overrides(args), post=post)
     report("drive", "DRIVE: retinal vessel segmentation", rows, ["dice_fov", "dice_fov_pooled", "dice"], args.docs,
            intro="Official DRIVE test images only (the training split is not available here): 01-08 train, 09-10 "
                  "validation, 11-20 test; 1st observer masks. Whole images at native resolution, zero-padded/cropped to 576x576; "

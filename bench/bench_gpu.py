@@ -35,13 +35,13 @@ from common import (
     CONFIGS,
     DATA,
     ROOT,
-    Arm,
+    arm_spec,
     commands_block,
     common_overrides,
+    compare_runs,
     machine_info,
     machine_line,
     markdown_table,
-    train_run,
     write_results,
 )
 from manifests import hippocampus_manifest
@@ -56,17 +56,18 @@ def _row(run: dict, metrics: tuple[str, ...]) -> dict:
 
 
 def part_amp(args) -> dict:
-    rows = []
-    for name, extra in (("amp", []), ("fp32", ["amp=false"])):
-        arm = Arm(name, CONFIGS / "breastmnist.yaml", [*common_overrides(args), *extra])
-        rows.append(_row(train_run(arm, args.breastmnist, args.work / "amp" / name, seed=0), ("auc", "accuracy")))
+    # configs/breastmnist.yaml as it is (LP-FT: the finetune kind), with and without autocast
+    runs = compare_runs([arm_spec("amp", "finetune"), arm_spec("fp32", "finetune", "amp=false")],
+                        CONFIGS / "breastmnist.yaml", args.breastmnist, args.work / "amp", extra=common_overrides(args))
+    rows = [_row(run, ("auc", "accuracy")) for run in runs]
     return {"rows": rows, "speedup": rows[1]["wall_time_s"] / rows[0]["wall_time_s"]}
 
 
 def part_seg3d(args) -> dict:
     manifest = hippocampus_manifest(args.hippocampus, args.work / "hippocampus")
-    arm = Arm("unet-res16", CONFIGS / "hippocampus.yaml", common_overrides(args))
-    return {"rows": [_row(train_run(arm, manifest, args.work / "seg3d", seed=0), ("dice",))]}
+    (run,) = compare_runs([arm_spec("unet-res16", "scratch")], CONFIGS / "hippocampus.yaml", manifest,
+                          args.work / "seg3d", extra=common_overrides(args))  # the config as it is (scratch)
+    return {"rows": [_row(run, ("dice",))]}
 
 
 def part_ddp(args) -> dict:

@@ -23,12 +23,12 @@ name the subset files that version wrote.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
-from common import CONFIGS, DATA, ROOT, base_parser, common_overrides, write_results
+from common import CONFIGS, DATA, ROOT, base_parser, common_overrides, shown, write_results
 from manifests import hippocampus_manifest
 
 DATASETS = {
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         p.error(f"--dataset hippocampus: the arms {', '.join(pretrained_arms)} need --pretrained RUN_DIR "
                 "(configs/hippocampus.yaml has no pretrained weights; a medtl 3D run with its encoder)")
     spec = DATASETS[args.dataset]
-    args.work, args.docs = args.work.resolve(), Path(args.docs).resolve()  # before the chdir below
+    args.work, args.docs = args.work.resolve(), Path(args.docs).resolve()
     if args.data:
         args.data = args.data.resolve()
     work = args.work / args.dataset
@@ -100,23 +100,14 @@ def main(argv=None) -> int:
         arms = [a for a in old["arms"] if a.split("=", 1)[0] not in names] + arms
         fractions = sorted(set(fractions) | set(old["fractions"]))
         seeds = sorted(set(seeds) | set(old["seeds"]))
-    # run from the repository with paths as a user types them, so the recorded commands read the same anywhere
-    os.chdir(ROOT)
     overrides = [o for o in common_overrides(args) if not o.startswith(("device=", "quiet="))] + args.sets
-    cfg = CompareConfig(data=_shown(data), out=str(work), config=_shown(CONFIGS / spec["config"]), arms=arms,
+    cfg = CompareConfig(data=shown(data), out=str(work), config=shown(CONFIGS / spec["config"]), arms=arms,
                         fractions=fractions, seeds=seeds, overrides=overrides, resume=True, quiet=True,
                         device=args.device, budget_minutes=args.budget_minutes, report_only=args.report_only)
-    result = compare(cfg)
+    # run from the repository with paths as a user types them, so the recorded commands read the same anywhere
+    with contextlib.chdir(ROOT):
+        result = compare(cfg)
     return publish(args.docs, args.page or f"label_efficiency_{args.dataset}", args.dataset, result, spec["metric"])
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the repository when it is under it or under ../shared, else absolute."""
-    path = Path(path).resolve()
-    for base in (ROOT, ROOT.parent):
-        if path.is_relative_to(base):
-            return os.path.relpath(path, ROOT)
-    return str(path)
 
 
 def publish(docs: Path, name: str, dataset: str, result, metric: str) -> int:

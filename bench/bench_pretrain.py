@@ -20,20 +20,21 @@ import shlex
 from pathlib import Path
 
 from common import (
+    CONFIGS,
     DATA,
-    _load,
-    _utc,
     base_parser,
     common_overrides,
+    load_avg_1m,
     machine_info,
     machine_line,
     markdown_table,
+    shown,
+    utc_now,
     write_results,
 )
 from manifests import hippocampus_manifest
 from strategy import merged_rows
 
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = {  # data: the dataset as the other benchmarks take it (--data); hippocampus: its root folder
     "hippocampus": {"config": "pretrain_hippocampus.yaml", "data": DATA / "msd_hippocampus"},
     "adrenalmnist3d_64": {"config": "pretrain_adrenal64.yaml", "data": DATA / "adrenalmnist3d" / "adrenalmnist3d_64.npz"},
@@ -54,7 +55,7 @@ def pretrain_run(dataset: str, method: str, work: Path, extra: list[str], data: 
     out = run_dir(work, dataset, method)
     data = Path(data or spec["data"])
     unlabelled = data / "images" if dataset == "hippocampus" else data
-    args = ["pretrain", "--config", str(ROOT / "configs" / spec["config"]), "--data", str(unlabelled),
+    args = ["pretrain", "--config", str(CONFIGS / spec["config"]), "--data", str(unlabelled),
             "--method", method, "--out", str(out), "--quiet"]
     if dataset == "hippocampus":  # the val/test cases of the split every hippocampus benchmark uses
         args += ["--exclude", str(hippocampus_manifest(data, Path(work) / "hippo_full"))]
@@ -63,27 +64,19 @@ def pretrain_run(dataset: str, method: str, work: Path, extra: list[str], data: 
     stamp = {}
     if not (out / "model.json").is_file():
         log("$ medtl " + shlex.join(args))
-        stamp = {"started_utc": _utc(), "load_avg_1m_start": _load()}
+        stamp = {"started_utc": utc_now(), "load_avg_1m_start": load_avg_1m()}
         if medtl([*args, "--resume"] if (out / "checkpoints").is_dir() else args) != 0:
             raise SystemExit(f"medtl pretrain failed for {dataset} ({method})")
-        stamp.update(finished_utc=_utc(), load_avg_1m_end=_load())
+        stamp.update(finished_utc=utc_now(), load_avg_1m_end=load_avg_1m())
     info = json.loads((out / "model.json").read_text())
     p = info["pretraining"]
-    shown = [_shown(a) for a in args if a != "--quiet"]
+    # paths as a reader can reuse them (the repository's configs relative); options and names as they are
+    parts = [shown(a) if Path(a).is_absolute() else a for a in args if a != "--quiet"]
     return {"dataset": dataset, "method": method, "encoder": info["model"]["encoder"],
             "weights": info["model"]["weights"], "run_dir": str(out), "n_scans": p["n_scans"],
             "excluded": p["excluded"], "epochs": p["epochs"], "best_epoch": p["best_epoch"],
             "val_psnr": p["val_psnr"], "wall_time_s": p["wall_time_s"], "created": info["created"], **stamp,
-            "command": "medtl " + shlex.join(shown)}
-
-
-def _shown(arg: str) -> str:
-    """Paths as a reader can reuse them: the repo's configs relative, other paths resolved."""
-    path = Path(arg)
-    if not path.is_absolute() or not path.exists():
-        return arg
-    resolved = path.resolve()
-    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+            "command": "medtl " + shlex.join(parts)}
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     data = args.data or DATA / "retinamnist" / "retinamnist.npz"
     arms = strategy_arms(CONFIG, scratch=["optim.lr=0.001"], which=args.arms)
-    rows = run_arms(arms, data, args.work, args.seeds, extra=common_overrides(args),
+    rows = run_arms(arms, CONFIG, data, args.work / "retinamnist", args.seeds, extra=common_overrides(args),
                     tta=args.tta, device=args.device)
     report("retinamnist", "RetinaMNIST: transfer vs scratch", rows, ["auc", "accuracy", "balanced_accuracy"],
            args.docs, references=REFERENCES,

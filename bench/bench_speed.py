@@ -29,14 +29,14 @@ from pathlib import Path
 from common import (
     CONFIGS,
     DATA,
-    Arm,
+    arm_spec,
     base_parser,
     commands_block,
     common_overrides,
+    compare_runs,
     machine_info,
     machine_line,
     markdown_table,
-    train_run,
     write_results,
 )
 from manifests import hippocampus_manifest
@@ -47,18 +47,16 @@ PARTS = ("probe", "pipeline", "step")
 def probe_vs_finetune(args, work: Path, log=print) -> dict:
     config = CONFIGS / "breastmnist.yaml"
     data = args.data or DATA / "breastmnist" / "breastmnist.npz"
-    probe = Arm("linear-probe", config, ["strategy=linear-probe", "augment.enabled=false",
-                                          f"linear_probe.cache_dir={work / 'embeddings'}"])
+    probe = ["augment.enabled=false", f"linear_probe.cache_dir={work / 'embeddings'}"]
     # LP-FT computes its own probe (on augmented train images): a cache of its own, timed in full.
-    finetune = Arm("finetune", config, ["strategy=finetune", f"linear_probe.cache_dir={work / 'embeddings-ft'}"])
-    extra = common_overrides(args)
+    finetune = [f"linear_probe.cache_dir={work / 'embeddings-ft'}"]
+    # in this order: the second probe finds the embeddings the first one wrote
+    arms = [arm_spec("probe_cold_cache", "linear-probe", *probe), arm_spec("probe_warm_cache", "linear-probe", *probe),
+            arm_spec("finetune", "finetune", *finetune)]
     rows = {}
-    for name, arm in (("probe_cold_cache", probe), ("probe_warm_cache", probe), ("finetune", finetune)):
-        t0 = time.perf_counter()
-        row = train_run(arm, data, work / name, seed=0, extra=extra)
-        row["time_to_model_s"] = round(time.perf_counter() - t0, 2)  # includes model building and writing
-        rows[name] = row
-        log(f"[probe] {name}: {row['time_to_model_s']:.1f} s, test auc {row['test']['auc']:.4f}")
+    for row in compare_runs(arms, config, data, work / "probe", extra=common_overrides(args), log=log):
+        rows[row["arm"]] = row  # time_to_model_s: the whole medtl train call, model building and writing included
+        log(f"[probe] {row['arm']}: {row['time_to_model_s']:.1f} s, test auc {row['test']['auc']:.4f}")
     gap = {m: rows["finetune"]["test"][m] - rows["probe_cold_cache"]["test"][m] for m in ("auc", "accuracy")}
     return {"runs": rows, "finetune_minus_probe": gap,
             "speedup_warm_vs_finetune": rows["finetune"]["time_to_model_s"] / rows["probe_warm_cache"]["time_to_model_s"],

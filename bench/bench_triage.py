@@ -32,12 +32,12 @@ import numpy as np
 from common import (
     CONFIGS,
     DATA,
-    Arm,
+    arm_spec,
     base_parser,
+    compare_runs,
     machine_info,
     machine_line,
     markdown_table,
-    train_run,
     write_results,
 )
 from manifests import drive_manifest, hippocampus_manifest, read_split_rows
@@ -202,8 +202,10 @@ def run_dataset(name: str, model: Path, rows: list[dict], work: Path, repeats: i
             "throughput": speed, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
-def _trained(name: str, config: Path, manifest: Path, args, overrides: list[str]) -> tuple[Path, dict]:
-    row = train_run(Arm(name, config, overrides), manifest, args.work / "runs" / name, seed=args.seed)
+def _trained(name: str, kind: str, config: Path, manifest: Path, args, overrides: list[str]) -> tuple[Path, dict]:
+    """``config`` (whose strategy is ``kind``) with ``overrides``, trained (or kept) in WORK/train/<name>."""
+    (row,) = compare_runs([arm_spec(name, kind, *overrides)], config, manifest, args.work / "train" / name,
+                          seeds=[args.seed])
     return Path(row["run_dir"]), row
 
 
@@ -215,13 +217,14 @@ def models(args) -> dict[str, tuple[Path, list[dict], dict]]:
         src = args.hippo_model
         hmodel, hrow = ensure_stats(src, Path(_config_data(src)), args.work), {}
     else:
-        hmodel, hrow = _trained("hippocampus", CONFIGS / "hippocampus.yaml", hman, args, [f"epochs={args.hippo_epochs}"])
+        hmodel, hrow = _trained("hippocampus", "scratch", CONFIGS / "hippocampus.yaml", hman, args,
+                                [f"epochs={args.hippo_epochs}"])
     out["hippocampus"] = (hmodel, read_split_rows(hman, "test"), hrow)
     dman = drive_manifest(DATA / "drive_test", args.work / "drive")
     if args.drive_model:
         dmodel, drow = ensure_stats(args.drive_model, dman, args.work), {}
     else:
-        dmodel, drow = _trained("drive", CONFIGS / "drive.yaml", dman, args,
+        dmodel, drow = _trained("drive", "finetune", CONFIGS / "drive.yaml", dman, args,
                                 [f"epochs={args.drive_epochs}", f"linear_probe.cache_dir={args.work / 'emb'}"])
     rows = read_split_rows(dman, "test")
     for r in rows:

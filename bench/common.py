@@ -1,24 +1,21 @@
 """Shared helpers of the benchmark scripts: machine info, training runs, statistics, subsets, results.
 
-Every benchmark trains through medtl's public API (``medtl.train.load_config`` + ``train``), starting
-from a dataset's ``configs/<dataset>.yaml``, so a row of a results table is reproduced by the
-``medtl train`` command recorded beside it. Work (model directories, embedding caches, subsets) goes
-under the ``--work`` folder; results (JSON, Markdown, PNG) go to ``--docs`` (docs/benchmarks/).
+Every benchmark trains through medtl's one experiment harness, ``medtl compare`` (:func:`compare_runs`),
+starting from a dataset's ``configs/<dataset>.yaml``; each run is an ordinary ``medtl train`` model
+directory, so a row of a results table is reproduced by the ``medtl train`` command recorded beside
+it. Work (comparison folders with their model directories, embedding caches, manifests) goes under
+the ``--work`` folder; results (JSON, Markdown, PNG) go to ``--docs`` (docs/benchmarks/).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
-import shlex
-import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
-from medtl.compare.machine import machine_info, machine_line  # noqa: F401 (re-exported)
+from medtl.compare.machine import load_avg_1m, machine_info, machine_line, utc_now  # noqa: F401 (re-exported)
 from medtl.compare.report import markdown_table  # noqa: F401 (re-exported)
 from medtl.compare.stats import fmt_mean_sd as fmt  # noqa: F401 (re-exported)
 from medtl.compare.stats import mean_sd as mean_std  # noqa: F401 (re-exported)
@@ -101,80 +98,52 @@ def other_encoder_arm(overrides: Sequence[str], args) -> list[str]:
 
 
 # ------------------------------------------------------------------ runs
-@dataclass
-class Arm:
-    """One column of a comparison: a config file plus overrides (e.g. another strategy)."""
-
-    name: str
-    config: Path
-    overrides: list[str] = field(default_factory=list)
-    deterministic: bool = False  # same result for every seed (e.g. a probe on cached features): run one
+def arm_spec(name: str, kind: str, *overrides: str, seeds: int | None = None) -> str:
+    """A ``medtl compare`` arm: ``NAME=KIND:KEY=VALUE...``, ``seeds=N`` when it runs the first N seeds only."""
+    return ":".join([f"{name}={kind}", *overrides, *([f"seeds={seeds}"] if seeds else [])])
 
 
-def cli_command(config: Path, data: Path, out: Path, overrides: Iterable[str]) -> str:
-    """The ``medtl train`` command equivalent to one benchmark run."""
-    def rel(p) -> str:
-        """configs/... and ../shared/data/... relative to the repository (as a user types them); any
-        other path (work folders under /tmp) absolute, so the command reads the same from any checkout
-        (a benchmark run from a git worktree elsewhere used to print ``../../tmp/...``)."""
-        if not (Path(p).is_absolute() or Path(p).exists()):
-            return str(p)
-        path = Path(p).resolve()
-        for base, shown in ((ROOT, ""), (DATA.resolve(), "../shared/data/")):
-            if path.is_relative_to(base):
-                return shown + path.relative_to(base).as_posix()
+def arm_name(spec: str) -> str:
+    return spec.split(":", 1)[0].split("=", 1)[0]
+
+
+def shown(path) -> str:
+    """A path as a recorded command shows it: the repository's files relative to it (configs/...),
+    the shared data as ../shared/data/... (both as a user types them from the repository), any other
+    path (work folders under /tmp) absolute, so a command reads the same from any checkout."""
+    if not (Path(path).is_absolute() or Path(path).exists()):
         return str(path)
-
-    parts = ["medtl", "train", "--config", rel(config), "--data", rel(data), "--out", str(out)]
-    for item in overrides:
-        key, _, value = item.partition("=")
-        if key in ("quiet", "device", "data.path", "out"):
-            continue
-        parts += ["--seed", value] if key == "seed" else ["--set", item]
-    return shlex.join(parts)
+    resolved = Path(path).resolve()
+    for base, prefix in ((ROOT, ""), (DATA.resolve(), "../shared/data/")):
+        if resolved.is_relative_to(base):
+            return prefix + resolved.relative_to(base).as_posix()
+    return str(resolved)
 
 
-def train_run(arm: Arm, data: Path, out: Path, *, seed: int, extra: Sequence[str] = ()) -> dict:
-    """Train one model (reusing ``out`` when it already finished) and return its result row."""
-    from medtl.train import load_config, train
+def compare_runs(arms: Sequence[str], config: Path, data: Path, out: Path, *, seeds: Sequence[int] = (0,),
+                 extra: Sequence[str] = (), log=print) -> list[dict]:
+    """Train every arm (``medtl compare`` arm specs, :func:`arm_spec`) with every seed on all the
+    training labels of ``data``: one ``medtl compare`` in the folder ``out``, so a finished run is kept
+    and an interrupted one continues from its last checkpoint. Returns its rows (metrics, run folder,
+    start time and load, the run's ``medtl train`` command), arm by arm in the order of ``arms``.
 
-    # An encoder swap from the command line (smoke tests) is a base setting that an arm may refine
-    # (e.g. model.weights=RUN_DIR); everything else in ``extra`` wins over the arm.
+    ``extra``: the script's command-line overrides (:func:`common_overrides`). An encoder swap (smoke
+    tests) is a base setting that an arm may refine (e.g. ``model.weights=RUN_DIR``); device and quiet
+    are compare's; everything else (``epochs=``, ``preprocess.image_size=``) wins over the arm's own.
+    """
+    from medtl.compare import CompareConfig, compare
+
+    own = ("device=", "quiet=")
     base = [o for o in extra if o.startswith(("model.encoder=", "model.weights="))]
-    overrides = [*base, *arm.overrides, f"seed={seed}", *[o for o in extra if o not in base]]
-    metrics_file, stamp_file = out / "metrics.json", out / "bench_run.json"
-    if metrics_file.is_file():  # finished earlier: reuse (an interrupted benchmark continues)
-        metrics = json.loads(metrics_file.read_text())
-        stamp = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
-        reused = True
-    else:
-        cfg = load_config(arm.config, [*overrides, f"data.path={data}", f"out={out}"])
-        stamp = {"started_utc": _utc(), "load_avg_1m_start": _load()}
-        t0 = time.perf_counter()
-        metrics = train(cfg).metrics
-        stamp.update(finished_utc=_utc(), load_avg_1m_end=_load(), time_to_model_s=round(time.perf_counter() - t0, 2))
-        from medtl.fileio import atomic_write_json
-
-        atomic_write_json(stamp_file, stamp)
-        reused = False
-    return {
-        "arm": arm.name, "seed": seed, "run_dir": str(out), "reused": reused,
-        "wall_time_s": metrics.get("wall_time_s", stamp.get("time_to_model_s")),
-        "epochs": metrics.get("epochs"), "best_epoch": metrics.get("best_epoch"),
-        "val": metrics.get("val"), "test": metrics.get("test"),
-        **stamp, "command": cli_command(arm.config, data, out, overrides),
-    }
-
-
-def _utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
+    last = [o for o in extra if o not in base and not o.startswith(own)]
+    device = next((o.split("=", 1)[1] for o in reversed(extra) if o.startswith("device=")), None)
+    cfg = CompareConfig(data=shown(data), out=str(Path(out).resolve()), config=shown(config),
+                        arms=[":".join([a, *last]) for a in arms], fractions=[1.0], seeds=list(seeds),
+                        overrides=base, resume=True, quiet=True, device=device, plots=False)
+    with contextlib.chdir(ROOT):  # the recorded commands' relative paths start at the repository
+        rows = compare(cfg, log=log).rows
+    order = list(dict.fromkeys(r["arm"] for r in rows))  # every arm runs the first seed, in the order given
+    return sorted(rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
 
 
 # ------------------------------------------------------------------ statistics

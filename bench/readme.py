@@ -31,12 +31,12 @@ BENCHMARKS = [
     Bench("label_efficiency_breastmnist", "bench_label_efficiency.py", "label_efficiency_breastmnist",
           "Label efficiency, BreastMNIST", ["--dataset", "breastmnist"]),
     Bench("adrenalmnist3d", "bench_adrenal.py", "adrenalmnist3d", "AdrenalMNIST3D: 3D transfer",
-          ["--pretrained", "{work}/hippocampus/runs/unet-scratch/seed0"]),
+          ["--pretrained", "{work}/hippocampus/hippocampus/runs/unet-scratch/1/seed0"]),
     Bench("drive", "bench_drive.py", "drive", "DRIVE vessel segmentation"),
     Bench("retinamnist", "bench_retinamnist.py", "retinamnist", "RetinaMNIST 5-class"),
     Bench("label_efficiency_hippocampus", "bench_label_efficiency.py", "label_efficiency_hippocampus",
           "Label efficiency, hippocampus", ["--dataset", "hippocampus", "--seeds", "2",
-                                             "--pretrained", "{work}/adrenalmnist3d/runs/scratch/seed0"]),
+                                             "--pretrained", "{work}/adrenalmnist3d/adrenalmnist3d/runs/scratch/1/seed0"]),
     Bench("pretraining_hippocampus", "bench_pretrain.py", "pretraining", "Self-supervised pretraining runs",
           ["--dataset", "hippocampus", "--merge"]),
     Bench("pretraining_breastmnist_64", "bench_pretrain.py", "pretraining", "Self-supervised pretraining runs",
@@ -81,8 +81,10 @@ def write_readme(docs: Path = DOCS) -> Path:
 
     docs = Path(docs)
     parts = ["# medtl benchmarks on real data\n",
-             "Produced by the scripts in `bench/` (issue #6) through medtl's public API "
-             "(`medtl.train.load_config` + `train`, i.e. exactly what `medtl train --config` runs). "
+             "Produced by the scripts in `bench/` (issue #6) through medtl's public API: every training run "
+             "goes through `medtl compare` (`medtl.compare.compare`; the pages at all the labels are a "
+             "comparison at the label fraction 1), and each run is an ordinary `medtl train --config` model "
+             "directory. "
              "Run everything with `OMP_NUM_THREADS=2 .venv/bin/python bench/run_all.py` (the same commands "
              "use a GPU when one is present: `-- --device cuda`). Each results table lists the machine, "
              "and each run its `medtl train` command; the best configuration per dataset is "

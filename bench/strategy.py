@@ -1,9 +1,18 @@
 """Strategy comparison on one dataset at all its labels: arms x seeds -> results page (JSON + Markdown).
 
 Used by the per-dataset scripts (bench_breastmnist.py, bench_retinamnist.py, bench_adrenal.py,
-bench_hippocampus.py, bench_drive.py). Each arm is a config file plus overrides; every run is a
-normal ``medtl.train.train`` model directory under ``WORK/runs/<arm>/seed<k>``, reused when it
-already finished (so an interrupted benchmark continues where it stopped).
+bench_hippocampus.py, bench_drive.py). The experiment is ``medtl compare`` with the label fraction 1
+(:func:`common.compare_runs`): each arm is a compare arm spec on the page's config, every run an
+ordinary ``medtl train`` model directory under ``WORK/<page>/runs/<arm>/1/seed<k>``, kept when it
+already finished (an interrupted benchmark continues where it stopped); ``WORK/<page>/report.md``
+adds compare's paired differences between the arms. What is the benchmark's own: the dataset's
+preparation, per-run metrics computed from the model directory (``post``, e.g. DRIVE's FOV Dice),
+flip TTA scores (``--tta``) and the page (:func:`report`).
+
+Pages rendered before the scripts called ``medtl compare`` (commit 16a6b7e and earlier) name run
+folders ``WORK/runs/<arm>/seed<k>``; their per-run ``medtl train`` commands still train the same
+models. The commands compare records add ``data.label_fraction=1`` and ``data.label_seed=<k>``, which
+change nothing with all the labels (same data fingerprint, items and model; tests/train/test_label_fraction.py).
 """
 
 from __future__ import annotations
@@ -13,8 +22,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from common import (
-    Arm,
+    arm_name,
+    arm_spec,
     commands_block,
+    compare_runs,
     machine_info,
     machine_line,
     markdown_table,
@@ -22,50 +33,43 @@ from common import (
     save_figure,
     summarize,
     summary_table,
-    train_run,
     tta_test,
     write_results,
 )
 
 
-def run_arms(arms: Sequence[Arm], data: Path, work: Path, seeds: Sequence[int], *, extra: Sequence[str] = (),
-             post: Callable[[dict], dict] | None = None, tta: bool = False, device: str = "auto",
-             log=print) -> list[dict]:
-    """Train every (arm, seed); ``post(row)`` may add metrics computed from the model directory;
-    ``tta`` adds ``test_tta``, the test metrics with flip test-time augmentation."""
-    rows = []
-    for arm in arms:
-        # Per-arm embedding cache: arms differ in augmentation, which the cache key does not cover.
-        cache = f"linear_probe.cache_dir={work / 'embeddings' / arm.name}"
-        for seed in seeds[:1] if arm.deterministic else seeds:
-            out = work / "runs" / arm.name / f"seed{seed}"
-            log(f"[{arm.name} seed {seed}] -> {out}")
-            row = train_run(arm, data, out, seed=seed, extra=[cache, *extra])
-            if post is not None:
-                row = post(row)
-            if tta:
-                row["test_tta"] = tta_test(out, data, device=device)
-            log(f"[{arm.name} seed {seed}] test {_short(row.get('test'))} ({row['wall_time_s']:.0f} s)")
-            rows.append(row)
+def run_arms(arms: Sequence[str], config: Path, data: Path, out: Path, seeds: Sequence[int], *,
+             extra: Sequence[str] = (), post: Callable[[dict], dict] | None = None, tta: bool = False,
+             device: str = "auto", log=print) -> list[dict]:
+    """Train every (arm, seed) as one ``medtl compare`` in ``out``; ``post(row)`` may add metrics
+    computed from the model directory; ``tta`` adds ``test_tta``, the test metrics with flip
+    test-time augmentation."""
+    # Per-arm embedding cache shared by the arm's seeds: arms differ in augmentation, which the cache key does not cover.
+    arms = [f"{a}:linear_probe.cache_dir={Path(out).resolve() / 'embeddings' / arm_name(a)}" for a in arms]
+    rows = compare_runs(arms, config, data, out, seeds=seeds, extra=extra, log=log)
+    for i, row in enumerate(rows):
+        if post is not None:
+            row = rows[i] = post(row)
+        if tta:
+            row["test_tta"] = tta_test(Path(row["run_dir"]), data, device=device)
+        log(f"[{row['arm']} seed {row['seed']}] test {_short(row.get('test'))} ({row['wall_time_s']:.0f} s)")
     return rows
 
 
-def strategy_arms(config: Path, *, scratch: list[str] = (), probe: list[str] = (), finetune: list[str] = (),
-                  which: Sequence[str] = ("scratch", "linear-probe", "finetune")) -> list[Arm]:
-    """The three strategies on one config: scratch (random init), linear probe, fine-tune (the config's)."""
+def strategy_arms(config: Path, *, scratch: Sequence[str] = (), probe: Sequence[str] = (),
+                  finetune: Sequence[str] = (),
+                  which: Sequence[str] = ("scratch", "linear-probe", "finetune")) -> list[str]:
+    """The three strategies on one config (compare arm specs): scratch (random init), linear probe,
+    fine-tune (the config's)."""
     from medtl.train import load_config
 
     if load_config(config).task == "segmentation":
         # a frozen encoder under a decoder that trains: seeded and augmented like any other run
-        probe_arm = Arm("linear-probe", config, ["strategy=linear-probe", *probe])
+        probe_arm = arm_spec("linear-probe", "linear-probe", *probe)
     else:  # a probe on frozen features of unaugmented images is deterministic: one run stands for every seed
-        probe_arm = Arm("linear-probe", config, ["strategy=linear-probe", "augment.enabled=false", *probe],
-                        deterministic=True)
-    arms = {
-        "scratch": Arm("scratch", config, ["strategy=scratch", "model.weights=none", *scratch]),
-        "linear-probe": probe_arm,
-        "finetune": Arm("finetune", config, ["strategy=finetune", *finetune]),
-    }
+        probe_arm = arm_spec("linear-probe", "linear-probe", "augment.enabled=false", *probe, seeds=1)
+    arms = {"scratch": arm_spec("scratch", "scratch", *scratch), "linear-probe": probe_arm,
+            "finetune": arm_spec("finetune", "finetune", *finetune)}
     return [arms[w] for w in which]
 
 

@@ -1,6 +1,6 @@
 """Smoke test of every benchmark script on tiny synthetic datasets (tiny encoder, 1 epoch, 32 px).
 
-It runs each script's real code path (data preparation, training through medtl.train, metrics,
+It runs each script's real code path (data preparation, training through medtl compare, metrics,
 result files, the README builder) so the scripts cannot rot; the numbers themselves mean nothing.
 """
 
@@ -92,22 +92,52 @@ def test_classification_benchmarks(data, tmp_path):
                                "--arms", "scratch", "linear-probe", "finetune", *TINY])
     res = _result(docs, "breastmnist")
     assert [s["arm"] for s in res["summary"]] == ["scratch", "linear-probe", "finetune"]
+    compare_dir = tmp_path / "b" / "breastmnist"  # one medtl compare at the label fraction 1
+    assert json.loads((compare_dir / "compare.json").read_text())["config"]["fractions"] == [1.0]
     for row in res["runs"]:
         assert 0.0 <= row["test"]["auc"] <= 1.0 and row["wall_time_s"] > 0
         assert row["command"].startswith("medtl train --config configs/breastmnist.yaml")
+        assert Path(row["run_dir"]) == compare_dir / "runs" / row["arm"] / "1" / "seed0"
         assert (Path(row["run_dir"]) / "model.safetensors").is_file()
+        assert row["started_utc"] in (docs / "breastmnist.md").read_text()  # the per-run table's start time
+    # the recorded commands: the arm's recipe, then the command line's settings (which win), then all labels
+    sets = [c.split(" --set ", 1)[1] for c in (r["command"] for r in res["runs"])]
+    assert sets[0].startswith("model.encoder=tiny --set model.weights=none --set strategy=scratch --set "
+                              "optim.lr=0.001 --set linear_probe.cache_dir=")
+    assert "--set strategy=linear-probe --set augment.enabled=false" in sets[1] and "seeds=" not in sets[1]
+    assert all(c.endswith("--set epochs=1 --set preprocess.image_size=32 --set data.label_fraction=1 "
+                          "--set data.label_seed=0") for c in sets)
     assert res["runs"][1]["test"]["auc"] > 0.8  # the probe separates the bright class on these images
+    _replay(res["runs"][0], tmp_path / "replay")
     assert (docs / "breastmnist.png").stat().st_size > 1000  # per-arm plot, linked from the page
     assert "![test auc per arm](breastmnist.png)" in (docs / "breastmnist.md").read_text()
     _run("bench_retinamnist", ["--data", str(data["retina"]), "--work", str(tmp_path / "r"), "--docs", str(docs),
-                               "--arms", "linear-probe", *TINY])
-    assert _result(docs, "retinamnist")["summary"][0]["n"] == 1
+                               "--arms", "linear-probe", *TINY, "--seeds", "0", "1"])
+    probe = _result(docs, "retinamnist")  # the classification probe is deterministic: one run for both seeds
+    assert probe["summary"][0]["n"] == 1 and [r["seed"] for r in probe["runs"]] == [0]
+    assert not (tmp_path / "r" / "retinamnist" / "runs" / "linear-probe" / "1" / "seed1").exists()
     # --merge adds an arm to the published page and keeps the runs that were not rerun
     _run("bench_retinamnist", ["--data", str(data["retina"]), "--work", str(tmp_path / "r"), "--docs", str(docs),
                                "--arms", "scratch", "--merge", *TINY])
     merged = _result(docs, "retinamnist")
     assert [(r["arm"], r["seed"]) for r in merged["runs"]] == [("linear-probe", 0), ("scratch", 0)]
     assert [s["arm"] for s in merged["summary"]] == ["linear-probe", "scratch"]
+
+
+def _replay(row: dict, out: Path) -> None:
+    """The page's `medtl train` command, run from the repository, trains the model of the row."""
+    import contextlib
+    import shlex
+
+    from medtl.cli.main import main
+
+    args = shlex.split(row["command"])[2:]
+    args[args.index("--out") + 1] = str(out)
+    with contextlib.chdir(BENCH.parent):
+        assert main(["train", *args, "--set", "device=cpu", "--quiet"]) == 0
+    with np.load(Path(row["run_dir"]) / "test_cases.npz") as a, np.load(out / "test_cases.npz") as b:
+        np.testing.assert_array_equal(a["probs"], b["probs"])
+    assert json.loads((out / "metrics.json").read_text())["test"] == row["test"]
 
 
 def test_tta_is_scored_per_run_cached_and_reported(data, tmp_path):
@@ -147,6 +177,7 @@ def test_segmentation_and_3d_benchmarks(data, tmp_path):
                            "--pretrained", str(pretrained), *TINY])
     adr = _result(docs, "adrenalmnist3d")
     assert [s["arm"] for s in adr["summary"]] == ["scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus"]
+    assert adr["runs"][2]["epochs"] == 1  # --epochs wins over the arm's own epochs=10
     averaged = Path(adr["runs"][1]["run_dir"])
     assert (averaged / "checkpoints" / "ema.safetensors").is_file()
     info = json.loads((Path(adr["runs"][3]["run_dir"]) / "model.json").read_text())
@@ -235,11 +266,15 @@ def test_probe_arm_follows_the_task():
     from common import CONFIGS
     from strategy import strategy_arms
 
-    clf = strategy_arms(CONFIGS / "breastmnist.yaml", which=["linear-probe"])[0]
-    seg = strategy_arms(CONFIGS / "hippocampus.yaml", probe=["model.weights=RUN"], which=["linear-probe"])[0]
+    from medtl.compare.arms import parse_arms
+    from medtl.train import load_config
+
+    clf = strategy_arms(CONFIGS / "breastmnist.yaml", which=["linear-probe"])
+    seg = strategy_arms(CONFIGS / "hippocampus.yaml", probe=["model.weights=RUN"], which=["linear-probe"])
+    (clf,), (seg,) = parse_arms(clf, load_config()), parse_arms(seg, load_config())
     # a probe on cached features is one deterministic run; a frozen encoder under a trained decoder is not
-    assert clf.deterministic and "augment.enabled=false" in clf.overrides
-    assert not seg.deterministic and seg.overrides == ["strategy=linear-probe", "model.weights=RUN"]
+    assert clf.seeds == 1 and clf.overrides == ("strategy=linear-probe", "augment.enabled=false")
+    assert seg.seeds is None and seg.overrides == ("strategy=linear-probe", "model.weights=RUN")
 
 
 def test_pretraining_then_the_ssl_arm(data, tmp_path):

@@ -1,5 +1,5 @@
 """bench/common.py: hand-written page notes survive a re-render; recorded commands read the same
-from any checkout."""
+from any checkout; arms are medtl compare arm specs."""
 
 from __future__ import annotations
 
@@ -29,21 +29,26 @@ def test_page_notes_are_appended_on_every_write(tmp_path):
 
 
 def test_commands_name_repository_and_shared_paths_relatively_and_work_folders_absolutely(tmp_path):
-    work = tmp_path / "work" / "runs" / "seed0"
-    config = common.CONFIGS / "breastmnist.yaml"
+    assert common.shown(common.CONFIGS / "breastmnist.yaml") == "configs/breastmnist.yaml"
     data = common.DATA / "breastmnist" / "breastmnist.npz"
-    cmd = common.cli_command(config, data, work, ["seed=1", "optim.lr=0.001", "data.path=x"])
-    parts = cmd.split()
-    assert parts[parts.index("--config") + 1] == "configs/breastmnist.yaml"
     # ../shared/data whether or not the folder exists here (it is a symlink on some machines)
-    data_arg = parts[parts.index("--data") + 1]
-    assert data_arg in ("../shared/data/breastmnist/breastmnist.npz", str(data))
+    assert common.shown(data) in ("../shared/data/breastmnist/breastmnist.npz", str(data.resolve()))
     if data.exists():
-        assert data_arg == "../shared/data/breastmnist/breastmnist.npz"
-    assert parts[parts.index("--out") + 1] == str(work)
-    assert "--seed 1" in cmd and "--set optim.lr=0.001" in cmd and "data.path" not in cmd
-
-    outside = tmp_path / "subset.npz"
+        assert common.shown(data) == "../shared/data/breastmnist/breastmnist.npz"
+    (tmp_path / "work").mkdir()
+    outside = tmp_path / "work" / ".." / "subset.npz"
     outside.write_bytes(b"")
-    cmd = common.cli_command(config, outside, work, [])
-    assert f"--data {outside.resolve()}" in cmd  # absolute, never ../../tmp/...
+    assert common.shown(outside) == str((tmp_path / "subset.npz").resolve())  # absolute, never ../../tmp/...
+    assert common.shown("not/here.npz") == "not/here.npz"  # not a path here: as given
+
+
+def test_arm_specs_are_medtl_compare_arms():
+    from medtl.compare.arms import parse_arms
+    from medtl.train import load_config
+
+    spec = common.arm_spec("probe-224", "linear-probe", "augment.enabled=false", "preprocess.image_size=224", seeds=1)
+    assert spec == "probe-224=linear-probe:augment.enabled=false:preprocess.image_size=224:seeds=1"
+    assert common.arm_name(spec) == "probe-224"
+    (arm,) = parse_arms([spec], load_config())
+    assert (arm.name, arm.seeds) == ("probe-224", 1)
+    assert arm.overrides == ("strategy=linear-probe", "augment.enabled=false", "preprocess.image_size=224")
