@@ -2,6 +2,10 @@
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_continual.py forgetting --out /tmp/cl_forget --seeds 0 1 2
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_continual.py active --out /tmp/cl_active --seeds 0 1 2
+    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_continual.py active-seg --seeds 0 1 2
+
+``active-seg`` is the segmentation protocol of active learning (MSD Hippocampus; its own options, those
+of the other benchmark scripts: bench/active_segmentation.py).
 
 Both write results.json into --out and a Markdown table (+ a PNG for forgetting) into --docs
 (docs/benchmarks/). Every model is trained with ``medtl.train.train``, the code behind
@@ -322,8 +326,14 @@ def main(argv=None) -> int:
     import platform
     import sys
 
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] == ["active-seg"]:
+        from active_segmentation import main as active_seg
+
+        return active_seg(words[1:])
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("benchmark", choices=("forgetting", "active"))
+    p.add_argument("benchmark", choices=("forgetting", "active", "active-seg"),
+                   help="active-seg: segmentation active learning, options in `active-seg --help`")
     p.add_argument("--out", required=True)
     p.add_argument("--breast", default=str(BREAST), help="task A / active-learning .npz (BreastMNIST)")
     p.add_argument("--retina", default=str(RETINA), help="task B .npz (RetinaMNIST)")

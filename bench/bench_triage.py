@@ -34,6 +34,7 @@ from common import (
     DATA,
     arm_spec,
     base_parser,
+    case_dice,
     compare_runs,
     machine_info,
     machine_line,
@@ -70,24 +71,6 @@ def score_split(model: Path, images: list[str], out: Path, *, tta: bool, triage:
     off = mock.patch("medtl.infer.casewriter.triage", lambda *a, **k: Triage({}, {}, None))
     with off if not triage else contextlib.nullcontext():
         return score(model, images, out, tta=tta, workers=1, batch_size=4, quiet=True, formats=("csv", "nifti"))
-
-
-def _label_map(path) -> np.ndarray:
-    from medtl.data.read import read_scan
-
-    return np.squeeze(np.rint(read_scan(path).array[0])).astype(np.int64)
-
-
-def case_dice(pred: Path, truth: str, n_labels: int, fov: str | None = None) -> float:
-    """Mean Dice over the foreground labels (1.0 when both are empty), inside ``fov`` if given."""
-    p, t = _label_map(pred), _label_map(truth)
-    keep = _label_map(fov) > 0 if fov else np.ones(t.shape, bool)
-    dices = []
-    for c in range(1, n_labels):
-        a, b = (p == c) & keep, (t == c) & keep
-        total = int(a.sum() + b.sum())
-        dices.append(2.0 * int((a & b).sum()) / total if total else 1.0)
-    return float(np.mean(dices))
 
 
 def preview_variants(case_dir: Path) -> dict:

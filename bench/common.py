@@ -15,6 +15,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from medtl.compare.machine import load_avg_1m, machine_info, machine_line, utc_now  # noqa: F401 (re-exported)
 from medtl.compare.report import markdown_table  # noqa: F401 (re-exported)
 from medtl.compare.stats import fmt_mean_sd as fmt  # noqa: F401 (re-exported)
@@ -144,6 +146,26 @@ def compare_runs(arms: Sequence[str], config: Path, data: Path, out: Path, *, se
         rows = compare(cfg, log=log).rows
     order = list(dict.fromkeys(r["arm"] for r in rows))  # every arm runs the first seed, in the order given
     return sorted(rows, key=lambda r: (order.index(r["arm"]), r["seed"]))
+
+
+# ------------------------------------------------------------------ per-case metrics
+def _label_map(path) -> np.ndarray:
+    from medtl.data.read import read_scan
+
+    return np.squeeze(np.rint(read_scan(path).array[0])).astype(np.int64)
+
+
+def case_dice(pred: Path, truth: str, n_labels: int, fov: str | None = None) -> float:
+    """Mean Dice over the foreground labels of a scored mask (``medtl score``'s NIfTI, on the input's
+    grid) against the reference mask (1.0 when both are empty), inside ``fov`` if given."""
+    p, t = _label_map(pred), _label_map(truth)
+    keep = _label_map(fov) > 0 if fov else np.ones(t.shape, bool)
+    dices = []
+    for c in range(1, n_labels):
+        a, b = (p == c) & keep, (t == c) & keep
+        total = int(a.sum() + b.sum())
+        dices.append(2.0 * int((a & b).sum()) / total if total else 1.0)
+    return float(np.mean(dices))
 
 
 # ------------------------------------------------------------------ statistics

@@ -4,6 +4,8 @@
   10 % of the 208 become the validation split (model selection), so 187/21/52.
 - MSD Hippocampus arranged as the MSD/nnU-Net raw layout (``msd_layout``: symlinks in imagesTr/ and
   labelsTr/ plus the task's dataset.json), which ``medtl train --data`` reads without a manifest.
+- A subset of a manifest's training rows (``subset_manifest``): the labelled cases of one active-learning
+  round (bench_continual.py active-seg), validation and test unchanged.
 - DRIVE test split (20 images): 01-10 train (01-08 train, 09-10 validation), 11-20 test. The
   vessel masks (GIF 0/255) are rewritten as PNG 0/1 label maps; the field-of-view masks are kept
   for the Dice-inside-FOV evaluation.
@@ -114,6 +116,20 @@ def drive_manifest(root: Path, dst: Path) -> Path:
     return path
 
 
-def read_split_rows(manifest: Path, split: str) -> list[dict]:
+def read_split_rows(manifest: Path, split: str | None) -> list[dict]:
+    """The rows of ``manifest`` in ``split`` (``None``: every row)."""
     with open(manifest, newline="", encoding="utf-8") as fh:
-        return [r for r in csv.DictReader(fh) if r.get("split") == split]
+        return [r for r in csv.DictReader(fh) if split is None or r.get("split") == split]
+
+
+def subset_manifest(manifest: Path, dst: Path, train_rows: list[dict]) -> Path:
+    """``manifest`` with only ``train_rows`` left in its train split (validation and test whole), written
+    to ``dst`` with a copy of its sidecar (label names): the labelled cases of an active-learning round."""
+    manifest, dst = Path(manifest), Path(dst)
+    keep = {r["image"] for r in train_rows}
+    rows = [r for r in read_split_rows(manifest, None) if r["split"] != "train" or r["image"] in keep]
+    _write_csv(dst, rows, list(rows[0]))
+    sidecar = manifest.with_suffix(".json")
+    if sidecar.is_file():
+        atomic_write_text(dst.with_suffix(".json"), sidecar.read_text(encoding="utf-8"))
+    return dst

@@ -83,3 +83,64 @@ def test_active_learning_continues_with_init_from(data, tmp_path):
     child = json.loads((out / "seed0" / "uncertainty" / "model.json").read_text())
     assert child["lineage"][-1]["parent_path"] == str((out / "seed0" / "base").resolve())
     assert (tmp_path / "docs" / "active_learning.md").is_file()
+
+
+def test_active_segmentation_picks_reveals_and_continues(tmp_path):
+    """``active-seg`` end to end on 20 synthetic volumes (14 train / 2 val / 4 test): 4 labelled, 10 in the
+    pool, K = 3 per strategy; a --merge rerun of one strategy reuses its runs and keeps the others' rows."""
+    import bench_continual
+    import nibabel as nib
+    import yaml
+    from manifests import read_split_rows
+
+    from medtl.continual.select import read_predictions
+
+    from .test_bench_smoke import _hippo
+
+    data = _hippo(tmp_path / "msd_hippocampus", 20, seed=2)
+    work, docs = tmp_path / "work", tmp_path / "docs"
+    argv = ["active-seg", "--data", str(data), "--work", str(work), "--docs", str(docs), "--seeds", "0",
+            "--base-fraction", "0.3", "--k", "3", "--min-samples-per-epoch", "8", "--encoder", "tiny",
+            "--image-size", "32", "--epochs", "1", "--device", "cpu"]
+    assert bench_continual.main(argv) == 0
+    runs = json.loads((docs / "active_learning_segmentation.json").read_text())["runs"]
+    assert [r["strategy"] for r in runs] == ["uncertainty", "flags-first", "random"]
+    seed0 = work / "seed0"
+    name = lambda row: Path(row["image"]).name.split(".")[0]  # noqa: E731
+    base = {name(r) for r in read_split_rows(seed0 / "base.csv", "train")}
+    preds = read_predictions(seed0 / "scores")
+    assert len(base) == 4 and len(preds) == 10 and {p["case_id"] for p in preds}.isdisjoint(base)
+    pool = sorted((seed0 / "pool").iterdir())  # the pool is scored from its images alone
+    assert [p.name.split(".")[0] for p in pool] == sorted(p["case_id"] for p in preds)
+    assert all(p.read_bytes() == (data / "images" / p.name).read_bytes() for p in pool)
+    assert runs[0]["picked"] == [p["case_id"] for p in sorted(preds, key=lambda p: -p["uncertainty"])][:3]
+    assert runs[2]["picked"] != runs[0]["picked"] and len(set(runs[2]["picked"])) == 3
+    base_dir = Path(runs[0]["base_run_dir"])
+    assert yaml.safe_load((base_dir / "config.yaml").read_text())["data"]["min_samples_per_epoch"] == 8
+
+    def dice(case: str) -> float:  # mean foreground Dice of the base model's scored mask, computed here
+        p = np.asarray(nib.load(seed0 / "scores" / "masks" / f"{case}.nii.gz").dataobj).squeeze()
+        t = np.asarray(nib.load(data / "labels" / f"{case}.nii.gz").dataobj)
+        return float(np.mean([2 * ((p == c) & (t == c)).sum() / max(1, (p == c).sum() + (t == c).sum()) for c in (1, 2)]))
+
+    for r in runs:
+        train = {name(x) for x in read_split_rows(seed0 / f"{r['strategy']}.csv", "train")}
+        assert train == base | set(r["picked"]) and len(train) == 7  # base + the revealed K
+        assert len(read_split_rows(seed0 / f"{r['strategy']}.csv", "test")) == 4
+        child = json.loads((Path(r["run_dir"]) / "model.json").read_text())
+        assert child["lineage"][-1]["parent_path"] == str(base_dir.resolve())
+        test = json.loads((Path(r["run_dir"]) / "metrics.json").read_text())["test"]
+        assert r["dice"] == test["dice"] and r["gain"] == pytest.approx(test["dice"] - r["base_dice"])
+        assert r["picked_true_dice"] == pytest.approx(np.mean([dice(c) for c in r["picked"]]))
+        assert r["pool_true_dice"] == pytest.approx(np.mean([dice(p["case_id"]) for p in preds]))
+        assert 0 <= r["picked_in_worst_k"] <= 3 and r["select_command"].startswith("medtl select --scores")
+    page = (docs / "active_learning_segmentation.md").read_text()
+    assert all(f"| 0 | {s} |" in page for s in ("uncertainty", "flags-first", "random"))
+    assert "--set init_from=" in page and "medtl score --model" in page and "Machine:" in page
+
+    random_dir = Path(runs[2]["run_dir"])
+    stamp = (random_dir / "metrics.json").stat().st_mtime_ns
+    assert bench_continual.main([*argv, "--strategies", "random", "--merge"]) == 0
+    again = json.loads((docs / "active_learning_segmentation.json").read_text())["runs"]
+    assert [r["strategy"] for r in again] == ["uncertainty", "flags-first", "random"] and again[2] == runs[2]
+    assert (random_dir / "metrics.json").stat().st_mtime_ns == stamp  # reused, not retrained

@@ -38,9 +38,26 @@ def _npz(path: Path, shape: tuple[int, ...], classes: int, sizes=(40, 12, 16)) -
     return path
 
 
+def _hippo(root: Path, n: int, seed: int = 1) -> Path:
+    """MSD-Hippocampus-shaped folder (images/ + labels/ NIfTI, labels 1 and 2 in a bright box); the
+    box moves a little from case to case, so a model gets some cases better than others."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(seed)
+    for sub in ("images", "labels"):
+        (root / sub).mkdir(parents=True)
+    for i in range(n):
+        label = np.zeros((20, 24, 18), np.uint8)
+        z = int(rng.integers(4, 9))
+        label[z:z + 4, 8:16, 6:12], label[z + 4:z + 8, 8:16, 6:12] = 1, 2
+        image = (rng.normal(0, 5, label.shape) + 40 * (label > 0)).astype(np.float32)
+        nib.save(nib.Nifti1Image(image, np.eye(4)), root / "images" / f"hippocampus_{i:03d}.nii.gz")
+        nib.save(nib.Nifti1Image(label, np.eye(4)), root / "labels" / f"hippocampus_{i:03d}.nii.gz")
+    return root
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict:
-    import nibabel as nib
     from PIL import Image
 
     root = tmp_path_factory.mktemp("bench_data")
@@ -50,16 +67,7 @@ def data(tmp_path_factory) -> dict:
         "adrenal": _npz(root / "adrenalmnist3d" / "adrenalmnist3d.npz", (28, 28, 28), 2, sizes=(24, 8, 8)),
     }
     rng = np.random.default_rng(1)
-    hippo = root / "msd_hippocampus"
-    for sub in ("images", "labels"):
-        (hippo / sub).mkdir(parents=True)
-    for i in range(10):  # 10 cases -> 7 train / 1 val / 2 test
-        label = np.zeros((20, 24, 18), np.uint8)
-        label[6:10, 8:16, 6:12], label[10:14, 8:16, 6:12] = 1, 2
-        image = (rng.normal(0, 5, label.shape) + 40 * (label > 0)).astype(np.float32)
-        nib.save(nib.Nifti1Image(image, np.eye(4)), hippo / "images" / f"hippocampus_{i:03d}.nii.gz")
-        nib.save(nib.Nifti1Image(label, np.eye(4)), hippo / "labels" / f"hippocampus_{i:03d}.nii.gz")
-    out["hippo"] = hippo
+    out["hippo"] = _hippo(root / "msd_hippocampus", 10)  # 10 cases -> 7 train / 1 val / 2 test
     drive = root / "drive_test"
     for sub in ("images", "1st_manual", "mask"):
         (drive / sub).mkdir(parents=True)
