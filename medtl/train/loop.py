@@ -233,6 +233,12 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+# Fewer optimiser steps than this in a whole run is too few for a network trained on a handful of
+# labelled cases (hippocampus, 19 volumes: 60 steps left one structure unlearned in most runs, 240
+# learned both; docs/benchmarks/label_efficiency_hippocampus_steps.md): the loop says so.
+FEW_STEPS = 200
+
+
 def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cfg, run_dir: Path, *,
         sampler_weights: torch.Tensor | None = None, on_epoch_end: Callable[[int, dict], None] | None = None,
         eval_initial: bool = False) -> FitResult:
@@ -265,7 +271,12 @@ def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cf
     val_loader = make_loader(val_ds, batch_size=cfg.batch_size, shuffle=False, seed=cfg.seed,
                              num_workers=cfg.data.num_workers)
     optimizer = build_optimizer(optimizer_groups(model, plan, cfg.optim.weight_decay), cfg)
-    scheduler = build_scheduler(optimizer, cfg, len(loader_for(0)))
+    steps_per_epoch = len(loader_for(0))
+    scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
+    if steps_per_epoch * cfg.epochs < FEW_STEPS:
+        rt.log(f"note: {samples} training items an epoch at batch {cfg.batch_size} give {steps_per_epoch} optimiser "
+               f"step(s) an epoch, {steps_per_epoch * cfg.epochs} in all; with few labels more steps usually help "
+               f"(--set data.min_samples_per_epoch={-(-FEW_STEPS // cfg.epochs) * cfg.batch_size}, docs/training.md)")
     scaler = torch.amp.GradScaler(rt.device.type) if rt.use_scaler else None
     state = ckpt.TrainState(epoch=0, best_metric=-math.inf, best_epoch=0, bad_epochs=0)
     ema = make_ema(model, cfg.optim.ema_decay)

@@ -91,3 +91,11 @@ def test_min_samples_below_the_training_set_changes_nothing(npz_2d, tmp_path, mo
 def test_bad_min_samples_is_a_config_error():
     with pytest.raises(ConfigError, match="min_samples_per_epoch"):
         load_config(overrides=["data.min_samples_per_epoch=-1"])
+
+
+def test_a_run_with_few_optimiser_steps_says_how_to_get_more(npz_2d, tmp_path, capsys):
+    train(tiny_config(npz_2d, tmp_path / "few", epochs=2, extra=("data.label_fraction=0.25",)))
+    err = capsys.readouterr().err
+    # 12 items at batch 8: 1 step an epoch (the last partial batch dropped), 2 in all
+    assert "12 training items an epoch at batch 8 give 1 optimiser step(s) an epoch, 2 in all" in err
+    assert "--set data.min_samples_per_epoch=800" in err  # 100 steps an epoch x 2 epochs = 200
