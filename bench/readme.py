@@ -56,7 +56,14 @@ BENCHMARKS = [
     Bench("breastmnist_64", "bench_breastmnist.py", "breastmnist_64", "BreastMNIST 64 px: ImageNet vs + SSL",
           ["--size", "64", "--arms", "finetune", "finetune-lite2", "ssl", "--ssl",
            "{work}/pretraining_breastmnist_64/ssl/genesis_breastmnist_64"]),
+    Bench("label_efficiency_hippocampus_steps", "bench_label_efficiency.py", "label_efficiency_hippocampus_steps",
+          "Hippocampus, 10 % of the labels with enough optimiser steps: self-supervised vs scratch",
+          ["--dataset", "hippocampus", "--arms", "scratch", "--fractions", "0.1", "--set",
+           "data.min_samples_per_epoch=64", "--page", "label_efficiency_hippocampus_steps", "--ssl",
+           "{work}/pretraining_hippocampus/ssl/genesis_hippocampus"]),
     Bench("triage", "bench_triage.py", "triage", "Segmentation triage: uncertainty and quality flags vs Dice"),
+    Bench("active_learning_segmentation", "bench_continual.py", "active_learning_segmentation",
+          "Active learning for segmentation: uncertainty / flags-first / random picks", ["active-seg"]),
     Bench("msd_layout", "bench_msd_layout.py", "msd_layout", "Training straight from a raw MSD folder (layout inference)"),
 ]
 
