@@ -233,10 +233,12 @@ def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-# Fewer optimiser steps than this in a whole run is too few for a network trained on a handful of
-# labelled cases (hippocampus, 19 volumes: 60 steps left one structure unlearned in most runs, 240
-# learned both; docs/benchmarks/label_efficiency_hippocampus_steps.md): the loop says so.
+# Fewer optimiser steps than FEW_STEPS in a whole run of short epochs is too few for a network
+# trained on a handful of labelled cases (hippocampus, 19 volumes: 60 steps left one structure
+# unlearned in most runs, 240 learned both; docs/benchmarks/label_efficiency_hippocampus_steps.md):
+# the loop says so.
 FEW_STEPS = 200
+SHORT_EPOCH = 8  # steps: an epoch this short means a small training set (a short run may be meant)
 
 
 def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cfg, run_dir: Path, *,
@@ -273,7 +275,7 @@ def fit(model, plan: Plan, datasets: dict, objective: Objective, rt: Runtime, cf
     optimizer = build_optimizer(optimizer_groups(model, plan, cfg.optim.weight_decay), cfg)
     steps_per_epoch = len(loader_for(0))
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
-    if steps_per_epoch * cfg.epochs < FEW_STEPS:
+    if steps_per_epoch < SHORT_EPOCH and steps_per_epoch * cfg.epochs < FEW_STEPS:  # few labels, not few epochs
         rt.log(f"note: {samples} training items an epoch at batch {cfg.batch_size} give {steps_per_epoch} optimiser "
                f"step(s) an epoch, {steps_per_epoch * cfg.epochs} in all; with few labels more steps usually help "
                f"(--set data.min_samples_per_epoch={-(-FEW_STEPS // cfg.epochs) * cfg.batch_size}, docs/training.md)")

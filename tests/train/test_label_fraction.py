@@ -99,3 +99,8 @@ def test_a_run_with_few_optimiser_steps_says_how_to_get_more(npz_2d, tmp_path, c
     # 12 items at batch 8: 1 step an epoch (the last partial batch dropped), 2 in all
     assert "12 training items an epoch at batch 8 give 1 optimiser step(s) an epoch, 2 in all" in err
     assert "--set data.min_samples_per_epoch=800" in err  # 100 steps an epoch x 2 epochs = 200
+
+
+def test_few_epochs_of_a_large_training_set_get_no_note(npz_2d, tmp_path, capsys):
+    train(tiny_config(npz_2d, tmp_path / "short", epochs=1, extra=("batch_size=4",)))  # 12 steps, 1 epoch
+    assert "optimiser step(s)" not in capsys.readouterr().err
