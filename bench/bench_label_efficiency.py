@@ -28,7 +28,17 @@ import json
 import shutil
 from pathlib import Path
 
-from common import CONFIGS, DATA, ROOT, base_parser, common_overrides, shown, write_results
+from common import (
+    CONFIGS,
+    DATA,
+    ROOT,
+    arm_name,
+    arm_spec,
+    base_parser,
+    common_overrides,
+    shown,
+    write_results,
+)
 from manifests import hippocampus_manifest
 
 DATASETS = {
@@ -52,9 +62,9 @@ def arm_specs(args, spec: dict) -> list[str]:
     weights = [f"model.weights={args.pretrained.resolve()}"] if args.pretrained else []
     extra = {"scratch": [f"optim.lr={spec['scratch_lr']}"] if spec["scratch_lr"] else [],
              "linear-probe": weights, "finetune": [*weights, *spec["finetune"]]}
-    specs = [":".join([f"{arm}={arm}", *extra[arm]]) for arm in args.arms]
+    specs = [arm_spec(arm, arm, *extra[arm]) for arm in args.arms]
     if args.ssl:  # fine-tune from a `medtl pretrain` directory with the scratch arm's budget (see compare/arms.py)
-        specs.append(":".join([f"{args.ssl_arm}=pretrained", str(args.ssl.resolve()), *args.ssl_set]))
+        specs.append(arm_spec(args.ssl_arm, "pretrained", str(args.ssl.resolve()), *args.ssl_set))
     return specs
 
 
@@ -96,8 +106,8 @@ def main(argv=None) -> int:
     held = work / "compare.json"
     if args.merge and held.is_file():  # keep the arms, fractions and seeds the comparison already has
         old = json.loads(held.read_text())["config"]
-        names = {a.split("=", 1)[0] for a in arms}
-        arms = [a for a in old["arms"] if a.split("=", 1)[0] not in names] + arms
+        names = {arm_name(a) for a in arms}
+        arms = [a for a in old["arms"] if arm_name(a) not in names] + arms
         fractions = sorted(set(fractions) | set(old["fractions"]))
         seeds = sorted(set(seeds) | set(old["seeds"]))
     overrides = [o for o in common_overrides(args) if not o.startswith(("device=", "quiet="))] + args.sets

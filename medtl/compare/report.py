@@ -94,8 +94,9 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
                  machine: dict, plot: Path | None, warnings: list[str] = ()) -> list[tuple]:
     metric, summary, pair_list = analysis["metric"], analysis["summary"], analysis["pairs"]
     conf = round(100 * analysis["confidence"])
-    planned = len(cfg.fractions) * sum(len(arm_seeds(a, cfg.seeds)) for a in arms)
-    fewer = [f"{a.name} {len(arm_seeds(a, cfg.seeds))}" for a in arms if len(arm_seeds(a, cfg.seeds)) < len(cfg.seeds)]
+    n_seeds = {a.name: len(arm_seeds(a, cfg.seeds)) for a in arms}
+    planned = len(cfg.fractions) * sum(n_seeds.values())
+    fewer = [f"{name} {n}" for name, n in n_seeds.items() if n < len(cfg.seeds)]
     total_s = sum(r.get("wall_time_s") or 0.0 for r in rows)
     b: list[tuple] = [("h1", f"Transfer report: {Path(cfg.data).name}")]
     b.append(("p", f"Task: {base.task}; metric: test {metric} (higher is better); encoder {base.model.encoder}. "

@@ -79,10 +79,14 @@ def train_counts(base, fractions: list[float], seed: int) -> dict[float, int]:
     return {f: len(label_subset(train, base.task, f, seed)) for f in fractions}
 
 
+def _own_overrides(spec: RunSpec) -> list[str]:
+    """What one run sets over the base config: its arm's overrides, its label fraction and draw."""
+    return [*spec.arm.overrides, f"data.label_fraction={spec.fraction:g}", f"data.label_seed={spec.seed}"]
+
+
 def run_overrides(cfg: CompareConfig, spec: RunSpec) -> list[str]:
     """The ``--set`` overrides of one run's command, in precedence order (the arm's win over the base's)."""
-    return [*cfg.overrides, *spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
-            f"data.label_seed={spec.seed}"]
+    return [*cfg.overrides, *_own_overrides(spec)]
 
 
 def _row(spec: RunSpec, metrics: dict, cfg: CompareConfig, n_train: int) -> dict:
@@ -125,8 +129,7 @@ def _train_one(cfg: CompareConfig, spec: RunSpec, estimator: Estimator, n_train:
     from medtl.train import train
 
     resume = spec.out.is_dir()
-    run_cfg = base_config(cfg, [*spec.arm.overrides, f"data.label_fraction={spec.fraction:g}",
-                                f"data.label_seed={spec.seed}", ("seed", spec.seed), ("out", str(spec.out)),
+    run_cfg = base_config(cfg, [*_own_overrides(spec), ("seed", spec.seed), ("out", str(spec.out)),
                                 ("resume", resume), *([("quiet", True)] if cfg.quiet else [])])
     stamp = {"started_utc": utc_now(), "load_avg_1m_start": load_avg_1m(), "resumed": resume}
     t0 = time.perf_counter()
