@@ -1,6 +1,7 @@
 """AdrenalMNIST3D: scratch vs ImageNet encoder inflated to 3D vs a 3D encoder pretrained by medtl itself.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/bench_adrenal.py --pretrained WORK/hippocampus/runs/unet-scratch/1/seed0
+    .venv/bin/python bench/bench_adrenal.py --size 64 --arms ssl --ssl /tmp/hb/ssl/genesis_adrenalmnist3d_64 --merge
 
 Arms: ``scratch`` (configs/adrenalmnist3d.yaml as is: unet-res16, random init); ``scratch-ema`` (the
 same, validating and keeping an exponential moving average of the weights, ``optim.ema_decay``);
@@ -8,7 +9,9 @@ same, validating and keeping an exponential moving average of the weights, ``opt
 a medtl weight source: ``model.weights=RUN_DIR`` loads its ``encoder.*`` weights; without
 ``--pretrained`` one is trained first with configs/hippocampus.yaml on bench_hippocampus.py's
 manifest); ``imagenet-inflated`` (EfficientNet-Lite0, ImageNet 2D kernels inflated to 3D,
-fine-tuned with BatchNorm in training mode). ``--size 64`` uses the 64^3 file instead of 28^3
+fine-tuned with BatchNorm in training mode); ``ssl`` (the same encoder starting from a ``medtl pretrain``
+directory, ``--ssl``: self-supervised on the adrenal training volumes, bench_pretrain.py --dataset
+adrenalmnist3d_64; the recipe as scratch, a ``medtl compare`` pretrained arm). ``--size 64`` uses the 64^3 file instead of 28^3
 (input 64^3; page adrenalmnist3d_64). Results: docs/benchmarks/adrenalmnist3d[_64].{json,md,png}.
 Data: AdrenalMNIST3D, MedMNIST v2 (Yang et al. 2023, Sci Data 10:41), CC BY 4.0; MSD Task04
 Hippocampus (Simpson et al. 2019; Antonelli et al. 2022), CC BY-SA 4.0.
@@ -34,7 +37,8 @@ from strategy import report, run_arms
 CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),
               ("ResNet-18+ACS, MedMNIST v2", "AUC 0.839 / ACC 0.754")]
-ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus")
+ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus", "ssl")
+DEFAULT_ARMS = ARMS[:4]  # ssl needs a pretraining run (--ssl)
 EMA_DECAY = 0.995  # ~200 of the 1110 optimizer steps (37 a epoch, 30 epochs)
 # EfficientNet-Lite0 3D at 32^3, upsampled. Not LP-FT: with the ImageNet BatchNorm statistics
 # frozen, the inflated head's BN output is negative everywhere on these binary volumes, so ReLU6
@@ -68,12 +72,16 @@ def pretrain_source(args, log=print) -> Path:
 def main(argv=None) -> int:
     p = base_parser(__doc__.splitlines()[0], name="adrenalmnist3d")
     add_tta_flag(p)
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS)
     p.add_argument("--pretrained", type=Path, help="hippocampus model directory (default: train one)")
     p.add_argument("--pretrain-epochs", type=int, help="epochs of that pretraining run")
+    p.add_argument("--ssl", type=Path, metavar="PRETRAIN_DIR",
+                   help="weights of the arm ssl (a `medtl pretrain` directory, bench_pretrain.py)")
     p.add_argument("--size", type=int, choices=(28, 64), default=28,
                    help="the official 28^3 file (zero-padded to 32^3) or the 64^3 file (input 64^3)")
     args = p.parse_args(argv)
+    if "ssl" in args.arms and args.ssl is None:
+        p.error("the arm ssl needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset adrenalmnist3d_64)")
     big = args.size == 64
     data = args.data or DATA / "adrenalmnist3d" / ("adrenalmnist3d_64.npz" if big else "adrenalmnist3d.npz")
     if big and not args.image_size:
@@ -84,6 +92,8 @@ def main(argv=None) -> int:
     if "medtl-hippocampus" in args.arms:
         source = pretrain_source(args)
         arms["medtl-hippocampus"] = arm_spec("medtl-hippocampus", "finetune", f"model.weights={source.resolve()}")
+    if args.ssl:  # every setting as scratch, the encoder from the pretraining (compare's pretrained kind)
+        arms["ssl"] = arm_spec("ssl", "pretrained", str(args.ssl.resolve()))
     page = "adrenalmnist3d_64" if big else "adrenalmnist3d"
     rows = run_arms([arms[a] for a in args.arms], CONFIG, data, args.work / page, args.seeds,
                     extra=common_overrides(args), tta=args.tta, device=args.device)
@@ -95,7 +105,9 @@ def main(argv=None) -> int:
                  f"Arms: unet-res16 random init ({grid}), without and with weight averaging (EMA, decay "
                  f"{EMA_DECAY}); the same encoder starting from a medtl "
                  "hippocampus segmentation run (MR, 3D) as weight source; EfficientNet-Lite0 with ImageNet 2D "
-                 f"kernels inflated to 3D (I3D), {args.image_size or 32}^3 resized.", merge=args.merge)
+                 f"kernels inflated to 3D (I3D), {args.image_size or 32}^3 resized"
+                 + (f"; the same encoder after self-supervised pretraining ({args.ssl.name}) on the training "
+                    "volumes only (labels ignored)" if args.ssl else "") + ".", merge=args.merge)
     return 0
 
 

@@ -302,3 +302,22 @@ def test_pretraining_then_the_ssl_arm(data, tmp_path):
     assert run["arm"] == "ssl" and "model.pretrained_decoder=true" in run["command"]
     child = json.loads((Path(run["run_dir"]) / "model.json").read_text())
     assert child["lineage"][-1]["kind"] == "self-supervised"
+
+
+def test_adrenal_ssl_arm(data, tmp_path):
+    docs = tmp_path / "docs"
+    _run("bench_pretrain", ["--dataset", "adrenalmnist3d_64", "--data", str(data["adrenal"]), "--work",
+                            str(tmp_path / "w"), "--docs", str(docs), "--encoder", "tiny", "--image-size", "32",
+                            "--epochs", "1", "--set", "batch_size=4"])
+    ssl = Path(_result(docs, "pretraining")["runs"][0]["run_dir"])
+    with pytest.raises(SystemExit):  # the arm needs its source
+        _run("bench_adrenal", ["--data", str(data["adrenal"]), "--docs", str(docs), "--arms", "ssl", *TINY])
+    _run("bench_adrenal", ["--data", str(data["adrenal"]), "--work", str(tmp_path / "a64"), "--docs", str(docs),
+                           "--size", "64", "--arms", "ssl", "--ssl", str(ssl), *TINY])
+    res = _result(docs, "adrenalmnist3d_64")
+    (run,) = res["runs"]
+    assert run["arm"] == "ssl" and f"model.weights={ssl.resolve()}" in run["command"]
+    assert "strategy=finetune" in run["command"] and "finetune.lp_init=false" in run["command"]
+    child = json.loads((Path(run["run_dir"]) / "model.json").read_text())
+    assert child["lineage"][-1]["kind"] == "self-supervised"
+    assert "self-supervised pretraining" in (docs / "adrenalmnist3d_64.md").read_text()
