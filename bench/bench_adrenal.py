@@ -37,8 +37,8 @@ from strategy import report, run_arms
 CONFIG = CONFIGS / "adrenalmnist3d.yaml"
 REFERENCES = [("ResNet-18+3D, MedMNIST v2", "AUC 0.827 / ACC 0.721"),
               ("ResNet-18+ACS, MedMNIST v2", "AUC 0.839 / ACC 0.754")]
-ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus", "ssl")
-DEFAULT_ARMS = ARMS[:4]  # ssl needs a pretraining run (--ssl)
+DEFAULT_ARMS = ("scratch", "scratch-ema", "imagenet-inflated", "medtl-hippocampus")
+ARMS = (*DEFAULT_ARMS, "ssl")  # ssl needs a pretraining run (--ssl), so it is only run when asked for
 EMA_DECAY = 0.995  # ~200 of the 1110 optimizer steps (37 a epoch, 30 epochs)
 # EfficientNet-Lite0 3D at 32^3, upsampled. Not LP-FT: with the ImageNet BatchNorm statistics
 # frozen, the inflated head's BN output is negative everywhere on these binary volumes, so ReLU6
