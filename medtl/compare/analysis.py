@@ -61,11 +61,20 @@ def pairs(cases: dict, arms: list[str], fractions: list[float], *, resamples: in
     return out
 
 
+TIME_TIE = 0.10  # run times within this share of the faster arm's are a tie, whatever the runs' sd
+
+
 def recommend(summary: list[dict], pair_list: list[dict], metric: str, cases: dict, *, resamples: int,
-              confidence: float) -> dict | None:
+              confidence: float, own_weights: frozenset[str] | set[str] = frozenset()) -> dict | None:
     """At the largest fraction run: the best arm by mean, the arms not separable from it, and the
     cheapest of those (mean wall time); then the smallest fraction at which that arm is not separable
-    from its own result at the largest fraction (how many labels it needs)."""
+    from its own result at the largest fraction (how many labels it needs).
+
+    Run times are noisy too (a shared machine, another job's load): an arm whose mean time per run is
+    within the run-to-run spread of the fastest candidate's (the larger of the two arms' sd over seeds,
+    and at least ``TIME_TIE`` of the faster time) is as cheap. Among those, an arm that needs no weights
+    of its own (``own_weights``: the arms that start from a pretraining or weight file the user has to
+    make or fetch) is preferred, then the faster one."""
     if not summary:
         return None
     top_f = max(s["fraction"] for s in summary)
@@ -81,10 +90,29 @@ def recommend(summary: list[dict], pair_list: list[dict], metric: str, cases: di
                  None)
         if p is not None and not p["separable"] and np.isfinite(p["diff"]):
             within.append(s)
-    chosen = min(within, key=lambda s: s["wall_time_s"][0] if np.isfinite(s["wall_time_s"][0]) else np.inf)
+    fastest = min(within, key=_time)
+    tied = [s for s in within if s is fastest or _same_time(s, fastest)]
+    chosen = min(tied, key=lambda s: (s["arm"] in own_weights, _time(s)))
     needs = _labels_needed(chosen["arm"], top_f, summary, cases, resamples=resamples, confidence=confidence)
     return {"arm": chosen["arm"], "fraction": top_f, metric: chosen[metric], "n": chosen["n"], "best": best["arm"],
-            "within_noise": [s["arm"] for s in within], "wall_time_s": chosen["wall_time_s"], "labels_needed": needs}
+            "within_noise": [s["arm"] for s in within], "wall_time_s": chosen["wall_time_s"], "labels_needed": needs,
+            "fastest": fastest["arm"], "fastest_time_s": fastest["wall_time_s"],
+            "time_tied": [s["arm"] for s in tied if s is not chosen],
+            "own_weights": chosen["arm"] in own_weights}
+
+
+def _time(s: dict) -> float:
+    m = s["wall_time_s"][0]
+    return float(m) if np.isfinite(m) else np.inf
+
+
+def _same_time(s: dict, fastest: dict) -> bool:
+    """Is ``s``'s mean time per run within the run-to-run spread of ``fastest``'s?"""
+    t, t0 = _time(s), _time(fastest)
+    if not (np.isfinite(t) and np.isfinite(t0)):
+        return False
+    sds = [float(x["wall_time_s"][1]) for x in (s, fastest) if np.isfinite(x["wall_time_s"][1])]
+    return t - t0 <= max([TIME_TIE * t0, *sds])
 
 
 def _labels_needed(arm: str, top_f: float, summary: list[dict], cases: dict, *, resamples: int,
@@ -100,12 +128,13 @@ def _labels_needed(arm: str, top_f: float, summary: list[dict], cases: dict, *, 
 
 
 def analyse(rows: list[dict], arms: list[str], fractions: list[float], task: str, *, resamples: int = 2000,
-            confidence: float = 0.95) -> dict:
+            confidence: float = 0.95, own_weights: frozenset[str] | set[str] = frozenset()) -> dict:
     metric = METRIC[task]
     summary = summarise(rows, arms, fractions, metric)
     cases = load_all_cases(rows)
     pair_list = pairs(cases, arms, fractions, resamples=resamples, confidence=confidence)
-    rec = recommend(summary, pair_list, metric, cases, resamples=resamples, confidence=confidence)
+    rec = recommend(summary, pair_list, metric, cases, resamples=resamples, confidence=confidence,
+                    own_weights=own_weights)
     times = {a: mean_sd([r.get("wall_time_s") for r in rows if r["arm"] == a]) for a in arms}
     totals = {a: float(sum(r.get("wall_time_s") or 0.0 for r in rows if r["arm"] == a)) for a in arms}
     return {"metric": metric, "summary": summary, "pairs": pair_list, "recommendation": rec,

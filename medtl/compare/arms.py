@@ -123,14 +123,25 @@ def parse_arms(specs: list[str], base) -> list[Arm]:
     return arms
 
 
+def arm_weights(arm: Arm, base) -> str:
+    """The arm's ``model.weights``: its own last override, else the base config's."""
+    return str(next((o.split("=", 1)[1] for o in reversed(arm.overrides) if o.startswith("model.weights=")),
+                    base.model.weights))
+
+
+def needs_own_weights(arm: Arm, base) -> bool:
+    """Does the arm start from weights the user has to make or fetch (a `medtl pretrain` or `medtl train`
+    directory, a MedicalNet or other weight file), rather than none or the ImageNet weights that install
+    with the package? Between arms equally good and equally fast, the one that needs none is simpler."""
+    return arm.kind == "pretrained" or arm_weights(arm, base) not in ("none", "imagenet")
+
+
 def random_init_warning(arm: Arm, base) -> str | None:
     """linear-probe/finetune of a randomly initialised encoder is not transfer (a random-features or
     scratch-like baseline): said in the log and in the report, so nobody reads it as transfer."""
     if arm.kind not in ("linear-probe", "finetune"):
         return None
-    weights = next((o.split("=", 1)[1] for o in reversed(arm.overrides) if o.startswith("model.weights=")),
-                   base.model.weights)
-    if str(weights) != "none":
+    if arm_weights(arm, base) != "none":
         return None
     return (f"arm {arm.name} starts from random weights (model.weights: none): it is not transfer; set "
             f"pretrained weights (--set model.weights=imagenet, or {arm.kind}:model.weights=RUN_DIR) or compare "

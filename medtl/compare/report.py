@@ -13,7 +13,8 @@ import math
 import shlex
 from pathlib import Path
 
-from medtl.compare.analysis import analyse
+from medtl.compare.analysis import TIME_TIE, analyse
+from medtl.compare.arms import needs_own_weights
 from medtl.compare.config import train_command
 from medtl.compare.machine import machine_info, machine_line
 from medtl.compare.plan import arm_seeds, fraction_label
@@ -151,7 +152,8 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
                    f"The {conf} % interval is a paired bootstrap ({analysis['resamples']} resamples of the test cases "
                    "and of the seeds): where it covers 0 the two arms are *not separable* on this test set, however "
                    "different their means look. The recommendation is the cheapest arm (time per run) that is not "
-                   "separable from the best one with the most labels; 'labels needed' is the smallest fraction at "
+                   "separable from the best one with the most labels (times within the run-to-run spread count as "
+                   "equal, and then an arm that needs no pretrained weights of its own is preferred); 'labels needed' is the smallest fraction at "
                    "which that arm is not separable from its own result with the most labels."))
     b.append(("h2", "Commands"))
     b.append(("p", "This comparison (every run is an ordinary `medtl train` model directory under runs/; "
@@ -168,11 +170,17 @@ def _recommendation_text(analysis: dict, arms, cfg) -> str:
     others = [a for a in rec["within_noise"] if a not in (rec["arm"], rec["best"])]
     text = (f"**{rec['arm']}**: test {metric} {fmt_mean_sd(rec[metric], n=rec.get('n', 2))} with {fraction_label(rec['fraction'])} of the "
             f"labels, {rec['wall_time_s'][0]:.0f} s per run. ")
+    fastest = rec.get("fastest", rec["arm"])  # results.json written before the time tie have no "fastest"
     if rec["arm"] == rec["best"]:
         text += "It has the best mean" + (f"; not separable from it: {', '.join(others)}." if others else ".")
     else:
-        text += f"It is not separable ({conf} % interval covers 0) from the best mean, {rec['best']}, and is cheaper"
+        text += f"It is not separable ({conf} % interval covers 0) from the best mean, {rec['best']}, and is "
+        text += "cheaper" if fastest == rec["arm"] else "as cheap"
         text += f"; also not separable from the best: {', '.join(others)}." if others else "."
+    if fastest != rec["arm"]:
+        text += (f" {fastest} ran faster on average ({rec['fastest_time_s'][0]:.0f} s per run), but within the "
+                 f"run-to-run spread of the times (the larger sd over seeds, at least {TIME_TIE:.0%} of the faster "
+                 f"time), so the two are as cheap, and {rec['arm']} needs no pretrained weights of its own.")
     if len(arms) > 1 and rec["within_noise"] == [rec["best"]]:
         text += " Every other arm is separably worse at this fraction."
     need = rec.get("labels_needed")
@@ -243,7 +251,7 @@ def write_report(out: Path, cfg, base, arms, rows: list[dict], skipped: list[dic
 
     names = [a.name for a in arms]
     analysis = analyse(rows, names, list(cfg.fractions), base.task, resamples=cfg.bootstrap,
-                       confidence=cfg.confidence)
+                       confidence=cfg.confidence, own_weights={a.name for a in arms if needs_own_weights(a, base)})
     machine = machine_info()
     plot = None
     if cfg.plots and analysis["summary"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medtl.compare.arms import default_arm_specs, parse_arms, random_init_warning
+from medtl.compare.arms import Arm, default_arm_specs, needs_own_weights, parse_arms, random_init_warning
 from medtl.errors import ConfigError
 from medtl.train.config import load_config
 
@@ -85,6 +85,20 @@ def test_random_init_transfer_arms_are_flagged():
     probe, ft, scratch = parse_arms(["linear-probe", "finetune:model.weights=imagenet", "scratch"], base)
     assert "not transfer" in random_init_warning(probe, base)
     assert random_init_warning(ft, base) is None and random_init_warning(scratch, base) is None
+
+
+def test_arms_that_need_weights_of_their_own():
+    base = load_config(overrides=["model.weights=imagenet"])
+    scratch, probe, ft, mine, mednet = parse_arms(
+        ["scratch", "linear-probe", "finetune", "mine=linear-probe:model.weights=/runs/ssl",
+         "mednet=finetune:model.weights=medicalnet"], base)
+    assert [needs_own_weights(a, base) for a in (scratch, probe, ft, mine, mednet)] == [
+        False, False, False, True, True]
+    assert needs_own_weights(Arm("ssl", "pretrained", ("model.weights=/runs/ssl",), source="/runs/ssl"), base)
+    # the base config's own source counts too
+    local = load_config(overrides=["model.weights=/runs/ssl"])
+    assert needs_own_weights(parse_arms(["linear-probe"], local)[0], local)
+    assert not needs_own_weights(parse_arms(["scratch"], local)[0], local)
 
 
 def test_default_arms_follow_the_weight_source():

@@ -9,9 +9,9 @@ from medtl.compare.arms import Arm
 from medtl.compare.report import _recommendation_text, render_html, render_md
 
 
-def _summary(arm, f, mean, time_s, n_train):
+def _summary(arm, f, mean, time_s, n_train, time_sd=1.0):
     return {"fraction": f, "arm": arm, "n": 3, "seeds": [0, 1, 2], "n_train": n_train, "auc": (mean, 0.01),
-            "wall_time_s": (time_s, 1.0)}
+            "wall_time_s": (time_s, time_sd)}
 
 
 def _pair(f, a, b, diff, low, high):
@@ -44,6 +44,44 @@ def test_a_separably_best_arm_is_recommended_even_if_slow():
                                 [Arm("scratch", "scratch", ()), Arm("finetune", "finetune", ())],
                                 SimpleNamespace(fractions=[1.0]))
     assert "separably worse" in text
+
+
+def test_times_within_the_run_to_run_spread_are_a_tie_won_by_the_arm_without_own_weights():
+    # the hippocampus report at 100 %: three arms level on Dice, the frozen self-supervised encoder 2 %
+    # faster than scratch, whose own three runs spread far more than that
+    summary = [_summary("scratch", 1.0, 0.871, 1873, 187, time_sd=155),
+               _summary("linear-probe", 1.0, 0.867, 1834, 187, time_sd=40),
+               _summary("ssl", 1.0, 0.869, 1900, 187, time_sd=30)]
+    pairs = [_pair(1.0, "scratch", "linear-probe", 0.004, -0.001, 0.009), _pair(1.0, "scratch", "ssl", 0.002, -0.002, 0.005),
+             _pair(1.0, "linear-probe", "ssl", -0.002, -0.006, 0.002)]
+    kw = dict(cases={}, resamples=200, confidence=0.95)
+    rec = recommend(summary, pairs, "auc", **kw, own_weights={"linear-probe", "ssl"})
+    assert rec["arm"] == "scratch" and rec["fastest"] == "linear-probe" and rec["own_weights"] is False
+    assert sorted(rec["time_tied"]) == ["linear-probe", "ssl"]
+    arms = [Arm("scratch", "scratch", ()), Arm("linear-probe", "linear-probe", ()), Arm("ssl", "pretrained", ())]
+    text = _recommendation_text({"recommendation": rec, "metric": "auc", "confidence": 0.95}, arms,
+                                SimpleNamespace(fractions=[1.0]))
+    assert text.startswith("**scratch**") and "linear-probe ran faster on average (1834 s per run)" in text
+    assert "needs no pretrained weights of its own" in text
+    # without the tie rule's reason to prefer it (no arm needs weights of its own) the faster one wins
+    assert recommend(summary, pairs, "auc", **kw)["arm"] == "linear-probe"
+    # a time difference beyond the spread is a real saving: the faster arm wins despite its own weights
+    summary[1] = _summary("linear-probe", 1.0, 0.867, 900, 187, time_sd=40)
+    rec = recommend(summary, pairs, "auc", **kw, own_weights={"linear-probe", "ssl"})
+    assert rec["arm"] == "linear-probe" and rec["time_tied"] == [] and rec["fastest"] == "linear-probe"
+    text = _recommendation_text({"recommendation": rec, "metric": "auc", "confidence": 0.95}, arms,
+                                SimpleNamespace(fractions=[1.0]))
+    assert "ran faster" not in text and "and is cheaper" in text
+
+
+def test_a_single_run_per_arm_ties_within_ten_percent():
+    summary = [_summary("scratch", 1.0, 0.80, 100, 50, time_sd=float("nan")),
+               _summary("ssl", 1.0, 0.81, 95, 50, time_sd=float("nan"))]
+    pairs = [_pair(1.0, "scratch", "ssl", -0.01, -0.03, 0.01)]
+    kw = dict(cases={}, resamples=200, confidence=0.95, own_weights={"ssl"})
+    assert recommend(summary, pairs, "auc", **kw)["arm"] == "scratch"  # 5 % faster: a tie
+    summary[1] = _summary("ssl", 1.0, 0.81, 85, 50, time_sd=float("nan"))
+    assert recommend(summary, pairs, "auc", **kw)["arm"] == "ssl"  # 15 % faster: cheaper
 
 
 def test_render_md_and_html_escape_and_inline(tmp_path):
