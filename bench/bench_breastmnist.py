@@ -4,6 +4,9 @@
     .venv/bin/python bench/bench_breastmnist.py --arms finetune linear-probe-224 --seeds 0
     .venv/bin/python bench/bench_breastmnist.py --size 64 --arms finetune finetune-lite2 ssl \
         --ssl /tmp/hb/ssl/genesis_breastmnist_64        # the MedMNIST+ 64 px file, its own page
+    .venv/bin/python bench/bench_pretrain.py --dataset breastmnist_64 --work /tmp/hb_lite1 \
+        --set model.encoder=efficientnet-lite1 --merge  # then the same LP-FT from Lite1 + that pretraining:
+    .venv/bin/python bench/bench_breastmnist.py --size 64 --arms ssl-lite1 --ssl /tmp/hb_lite1/ssl/genesis_breastmnist_64 --merge
 
 Every arm starts from configs/breastmnist.yaml (the best configuration: LP-FT); the others override
 the strategy. Results: docs/benchmarks/breastmnist.{json,md}.
@@ -20,7 +23,8 @@ from strategy import report, run_arms, strategy_arms
 CONFIG = CONFIGS / "breastmnist.yaml"
 REFERENCES = [("ResNet-18 (28), MedMNIST v2", "AUC 0.901 / ACC 0.863"),
               ("Google AutoML Vision, MedMNIST v2", "AUC 0.919 / ACC 0.861")]
-ARMS = ("scratch", "linear-probe", "linear-probe-224", "finetune", "finetune-lite1", "finetune-lite2", "ssl")
+ARMS = ("scratch", "linear-probe", "linear-probe-224", "finetune", "finetune-lite1", "finetune-lite2", "ssl",
+        "ssl-lite1", "ssl-lite2")
 
 
 def arms(which, ssl=None):
@@ -29,12 +33,15 @@ def arms(which, ssl=None):
     for lite in ("lite1", "lite2"):  # LP-FT from the larger ImageNet EfficientNet-Lite variants
         if f"finetune-{lite}" in which:
             base.append(arm_spec(f"finetune-{lite}", "finetune", f"model.encoder=efficientnet-{lite}"))
-    if "ssl" in which:  # LP-FT from ImageNet + continued self-supervised pretraining (bench_pretrain.py)
+    for arm in [a for a in ("ssl", "ssl-lite1", "ssl-lite2") if a in which]:
+        # LP-FT from ImageNet + continued self-supervised pretraining (bench_pretrain.py; ssl-liteN: of
+        # that encoder, e.g. --set model.encoder=efficientnet-lite1 there)
         if ssl is None:
-            raise SystemExit("the arm ssl needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset breastmnist_64)")
+            raise SystemExit(f"the arm {arm} needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset breastmnist_64)")
         # the finetune kind with these weights, not compare's pretrained: (whose recipe for a pretraining
         # directory changes the encoder's learning rate and BatchNorm): the page's LP-FT as recorded
-        base.append(arm_spec("ssl", "finetune", f"model.weights={ssl.resolve()}"))
+        encoder = [f"model.encoder=efficientnet-{arm.split('-')[1]}"] if "-" in arm else []
+        base.append(arm_spec(arm, "finetune", *encoder, f"model.weights={ssl.resolve()}"))
     if "linear-probe-224" in which:  # FINDINGS.md: frozen features gain most from input size
         base.append(arm_spec("linear-probe-224", "linear-probe", "augment.enabled=false", "preprocess.image_size=224",
                              seeds=1))
@@ -58,7 +65,8 @@ def main(argv=None) -> int:
            intro=f"Test split (156 images) of the official MedMNIST {'v2' if args.size == 28 else '+ 64x64'} file; "
                  f"546 train / 78 val. EfficientNet-Lite0 (ImageNet weights unless scratch; -lite1/-lite2 arms: "
                  f"those variants), {args.size} px images upsampled. Arm ssl: ImageNet Lite0 + continued "
-                 "self-supervised pretraining on the training images (bench_pretrain.py), then the same LP-FT. "
+                 "self-supervised pretraining on the training images (bench_pretrain.py), then the same LP-FT "
+                 "(ssl-lite1: the same from ImageNet Lite1). "
                  "Accuracy uses the binary threshold chosen on the validation split (Youden's J) after "
                  "temperature scaling.", merge=args.merge)
     return 0

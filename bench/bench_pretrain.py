@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     rows = [pretrain_run(args.dataset, args.method, args.work, extra, data=args.data)]
     docs = Path(args.docs)
     if args.merge:
-        rows = merged_rows(docs / "pretraining.json", rows, key=("dataset", "method"))
+        rows = merged_rows(docs / "pretraining.json", rows, key=("dataset", "method", "encoder"))
     info = machine_info()
     table = markdown_table(
         ["dataset", "method", "encoder (start)", "scans", "excluded (val/test)", "epochs", "best epoch",
