@@ -37,7 +37,8 @@ def arms(which, ssl=None):
         # LP-FT from ImageNet + continued self-supervised pretraining (bench_pretrain.py; ssl-liteN: of
         # that encoder, e.g. --set model.encoder=efficientnet-lite1 there)
         if ssl is None:
-            raise SystemExit(f"the arm {arm} needs --ssl PRETRAIN_DIR (bench/bench_pretrain.py --dataset breastmnist_64)")
+            raise SystemExit(f"the arm {arm} needs --ssl PRETRAIN_DIR "
+                             "(bench/bench_pretrain.py --dataset breastmnist_64)")
         # the finetune kind with these weights, not compare's pretrained: (whose recipe for a pretraining
         # directory changes the encoder's learning rate and BatchNorm): the page's LP-FT as recorded
         encoder = [f"model.encoder=efficientnet-{arm.split('-')[1]}"] if "-" in arm else []

@@ -153,8 +153,9 @@ def build_blocks(cfg, base, arms, analysis: dict, rows: list[dict], skipped: lis
                    "and of the seeds): where it covers 0 the two arms are *not separable* on this test set, however "
                    "different their means look. The recommendation is the cheapest arm (time per run) that is not "
                    "separable from the best one with the most labels (times within the run-to-run spread count as "
-                   "equal, and then an arm that needs no pretrained weights of its own is preferred); 'labels needed' is the smallest fraction at "
-                   "which that arm is not separable from its own result with the most labels."))
+                   "equal, and then an arm that needs no pretrained weights of its own is preferred); 'labels "
+                   "needed' is the smallest fraction at which that arm is not separable from its own result with "
+                   "the most labels."))
     b.append(("h2", "Commands"))
     b.append(("p", "This comparison (every run is an ordinary `medtl train` model directory under runs/; "
                    "results.json has each run's own command):"))

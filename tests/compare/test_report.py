@@ -52,7 +52,8 @@ def test_times_within_the_run_to_run_spread_are_a_tie_won_by_the_arm_without_own
     summary = [_summary("scratch", 1.0, 0.871, 1873, 187, time_sd=155),
                _summary("linear-probe", 1.0, 0.867, 1834, 187, time_sd=40),
                _summary("ssl", 1.0, 0.869, 1900, 187, time_sd=30)]
-    pairs = [_pair(1.0, "scratch", "linear-probe", 0.004, -0.001, 0.009), _pair(1.0, "scratch", "ssl", 0.002, -0.002, 0.005),
+    pairs = [_pair(1.0, "scratch", "linear-probe", 0.004, -0.001, 0.009),
+             _pair(1.0, "scratch", "ssl", 0.002, -0.002, 0.005),
              _pair(1.0, "linear-probe", "ssl", -0.002, -0.006, 0.002)]
     kw = dict(cases={}, resamples=200, confidence=0.95)
     rec = recommend(summary, pairs, "auc", **kw, own_weights={"linear-probe", "ssl"})
